@@ -1,0 +1,75 @@
+"""Start the engine on demand: run the configured command, wait until it answers `info`."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import time
+from collections.abc import Callable
+
+from .client import Client, EngineError, EngineNotRunning
+
+DEFAULT_COMMAND = "chromahint serve"
+START_TIMEOUT = 120.0  # loading models on a slow CPU can take a while
+
+
+def is_running(endpoint: str) -> dict | None:
+    """The engine's `info`, or None when nothing answers quickly."""
+    with Client(endpoint, timeout=1.5, retries=0) as c:
+        try:
+            return c.info()
+        except EngineError:
+            return None
+
+
+def start_engine(
+    command: str,
+    endpoint: str,
+    timeout: float = START_TIMEOUT,
+    progress: Callable[[str], None] | None = None,
+    log_path: str | None = None,
+    detach: bool = True,
+) -> tuple[subprocess.Popen, dict]:
+    """Start `command --endpoint endpoint` and wait until it answers; return it and its info.
+
+    Detached engines outlive the plug-in that started them, so the next run finds them warm.
+    """
+    argv = shlex.split(command, posix=os.name != "nt") + ["--endpoint", endpoint]
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    kwargs: dict = {"stdout": log, "stderr": log, "stdin": subprocess.DEVNULL}
+    if not detach:
+        pass
+    elif os.name == "nt":
+        kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.DETACHED_PROCESS
+    else:
+        kwargs["start_new_session"] = True  # outlives the editor's plug-in process
+    try:
+        proc = subprocess.Popen(argv, **kwargs)
+    except OSError as e:
+        raise EngineNotRunning(f"could not start the engine with {command!r}: {e}") from None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if progress:
+            progress("Starting the Chromahint engine…")
+        info = is_running(endpoint)
+        if info is not None:
+            return proc, info
+        if proc.poll() is not None:
+            raise EngineNotRunning(
+                f"the engine command {command!r} exited with code {proc.returncode}"
+                + (f"; see {log_path}" if log_path else "")
+            )
+    raise EngineNotRunning(f"the engine started with {command!r} did not answer in {timeout:g} s")
+
+
+def ensure_engine(
+    endpoint: str,
+    command: str = DEFAULT_COMMAND,
+    progress: Callable[[str], None] | None = None,
+    log_path: str | None = None,
+) -> dict:
+    info = is_running(endpoint)
+    if info is None:
+        _, info = start_engine(command, endpoint, progress=progress, log_path=log_path)
+    return info

@@ -1,0 +1,186 @@
+"""The `chromahint` command: serve, info, colorize (and the installer's commands)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import socket
+import sys
+from pathlib import Path
+
+from chromahint_client import DEFAULT_ENDPOINT, Client, EngineError
+from chromahint_client.hints import extract
+from chromahint_client.launcher import is_running, start_engine
+
+from . import __version__
+
+# PIL mode -> (protocol format, bytes-producing conversion)
+_PIL_FORMATS = {"L": "gray8", "I;16": "gray16", "RGB": "rgb8", "RGBA": "rgba8"}
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from .protocol import Limits
+    from .server import build_engine, serve
+
+    limits = Limits(
+        max_pixels=args.max_pixels, max_points=args.max_points, max_message_bytes=args.max_message_bytes
+    )
+    engine = build_engine(args.device, limits)
+    log = logging.getLogger("chromahint.engine")
+    log.info("chromahint %s, protocol v1, device %s", __version__, engine.device)
+    for mode, m in engine.models.items():
+        kind = "learned" if m.learned else "non-learned baseline"
+        log.info("model for %s: %s (%s, working size %d)", mode, m.name, kind, m.working_size)
+    serve(engine, args.endpoint or [DEFAULT_ENDPOINT])
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    with Client(args.endpoint, timeout=args.timeout, retries=0) as c:
+        try:
+            info = c.info()
+        except EngineError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+    info.pop("v", None)
+    info.pop("id", None)
+    info.pop("ok", None)
+    print(json.dumps(info, indent=2))
+    return 0
+
+
+def image_message(path: Path) -> dict:
+    from PIL import Image
+
+    img = Image.open(path)
+    if img.mode == "I" or img.mode.startswith("I;16"):
+        img = img.convert("I;16") if img.mode == "I" else img
+        fmt = "gray16"
+        data = img.tobytes("raw", "I;16")
+    else:
+        if img.mode not in _PIL_FORMATS:
+            img = img.convert("RGBA" if "A" in img.mode or "transparency" in img.info else "RGB")
+        fmt = _PIL_FORMATS[img.mode]
+        data = img.tobytes()
+    return {"width": img.width, "height": img.height, "format": fmt, "data": data}
+
+
+def hint_points(path: Path, size: tuple[int, int]) -> list[dict]:
+    from PIL import Image
+
+    img = Image.open(path).convert("RGBA")
+    if img.size != size:
+        raise SystemExit(f"error: the hints image is {img.size[0]}x{img.size[1]}, "
+                         f"the photo {size[0]}x{size[1]}; they must match")
+    return extract(img.tobytes(), img.width, img.height).points
+
+
+def _parse_palette(text: str | None) -> list[list[int]] | None:
+    if not text:
+        return None
+    out = []
+    for item in text.split(","):
+        h = item.strip().lstrip("#")
+        if len(h) != 6:
+            raise SystemExit(f"error: palette colours are #rrggbb, got {item!r}")
+        out.append([int(h[i : i + 2], 16) for i in (0, 2, 4)])
+    return out
+
+
+def _free_endpoint() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
+
+
+def _cmd_colorize(args: argparse.Namespace) -> int:
+    from PIL import Image
+
+    image = image_message(args.input)
+    points = hint_points(args.hints, (image["width"], image["height"])) if args.hints else []
+    fields: dict = {}
+    if args.swatches:
+        fields["swatches"] = args.swatches
+    palette = _parse_palette(args.palette)
+    if palette:
+        fields["palette"] = palette
+    if args.saturation is not None:
+        fields["saturation"] = args.saturation
+
+    endpoint, proc = args.endpoint, None
+    if is_running(endpoint) is None:
+        # No resident engine: start a private one for this job and stop it afterwards.
+        endpoint = _free_endpoint()
+        print("no engine running; starting one for this job…", file=sys.stderr)
+        proc, _ = start_engine(f"{sys.executable} -m chromahint serve", endpoint, detach=False)
+    try:
+        with Client(endpoint, timeout=args.timeout) as c:
+            reply = c.colorize(image, points, mode=args.mode, **fields)
+    except EngineError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(30)
+    layer = reply["layer"]
+    out = Image.frombytes("RGBA", (layer["width"], layer["height"]), layer["data"])
+    if image["format"] in ("gray8", "gray16", "rgb8"):
+        out = out.convert("RGB")
+    out.save(args.output)
+    print(f"wrote {args.output} ({len(points)} hint points, "
+          f"{sum(reply['timing_ms'].values()):.0f} ms in the engine)")
+    for i, row in enumerate(reply.get("swatches") or []):
+        colors = " ".join("#{:02x}{:02x}{:02x}({:.2f})".format(*s["rgb"], s["p"]) for s in row)
+        print(f"swatches at point {i}: {colors}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="chromahint", description="User-guided image colorization engine")
+    p.add_argument("--version", action="version", version=f"chromahint {__version__}")
+    p.add_argument("--log-level", default="INFO")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the resident engine")
+    s.add_argument("--endpoint", action="append", help=f"bind here (repeatable; default {DEFAULT_ENDPOINT})")
+    s.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    from .protocol import Limits
+
+    d = Limits()
+    s.add_argument("--max-pixels", type=int, default=d.max_pixels)
+    s.add_argument("--max-points", type=int, default=d.max_points)
+    s.add_argument("--max-message-bytes", type=int, default=d.max_message_bytes)
+    s.set_defaults(func=_cmd_serve)
+
+    i = sub.add_parser("info", help="print what a running engine reports")
+    i.add_argument("--endpoint", default=DEFAULT_ENDPOINT)
+    i.add_argument("--timeout", type=float, default=3.0)
+    i.set_defaults(func=_cmd_info)
+
+    c = sub.add_parser("colorize", help="colorize an image file")
+    c.add_argument("input", type=Path)
+    c.add_argument("-o", "--output", type=Path, required=True)
+    c.add_argument("--hints", type=Path, help="transparent PNG of the same size with painted hints")
+    c.add_argument("--mode", default="photo", choices=["photo", "lineart"])
+    c.add_argument("--swatches", type=int, default=0, help="also print k swatches per hint point")
+    c.add_argument("--palette", help="global hint: comma-separated #rrggbb colours")
+    c.add_argument("--saturation", type=float, help="global hint: saturation in 0-1")
+    c.add_argument("--endpoint", default=DEFAULT_ENDPOINT)
+    c.add_argument("--timeout", type=float, default=120.0)
+    c.set_defaults(func=_cmd_colorize)
+
+    try:
+        from chromahint_installer.cli import register
+    except ImportError:
+        pass
+    else:
+        register(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    return args.func(args)

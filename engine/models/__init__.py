@@ -1,0 +1,1 @@
+"""Colorization networks and the registry that loads them from weights/."""

@@ -1,0 +1,92 @@
+"""Non-learned baseline: Levin, Lischinski & Weiss 2004, "Colorization using Optimization".
+
+Neighbouring pixels with similar lightness get similar chroma: minimise
+sum_r (u_r - sum_s w_rs u_s)^2 with the hinted pixels fixed, solved as one sparse system.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+from scipy.sparse import csr_matrix, identity
+from scipy.sparse.linalg import splu
+
+from .base import GlobalHints, Hint, Prediction
+
+_MIN_VARIANCE = 2e-6  # keeps weights finite in flat windows (L scaled to [0, 1])
+
+
+def _affinity_matrix(lum: np.ndarray) -> csr_matrix:
+    """Row-normalised 3x3-window affinities W (the diagonal is zero)."""
+    h, w = lum.shape
+    pad = np.pad(lum, 1, mode="edge")
+    shifts = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]
+    neigh = np.stack([pad[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] for dy, dx in shifts])
+    window = np.concatenate([neigh, lum[None]], axis=0)
+    var = np.maximum(window.var(axis=0) * 0.6, _MIN_VARIANCE)
+    wts = np.exp(-((neigh - lum[None]) ** 2) / (2.0 * var[None]))
+    ys, xs = np.mgrid[0:h, 0:w]
+    rows, cols, vals = [], [], []
+    for k, (dy, dx) in enumerate(shifts):
+        ny, nx = ys + dy, xs + dx
+        ok = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)
+        rows.append((ys * w + xs)[ok])
+        cols.append((ny * w + nx)[ok])
+        vals.append(wts[k][ok])
+    rows_a, cols_a, vals_a = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
+    sums = np.bincount(rows_a, weights=vals_a, minlength=h * w)
+    vals_a = vals_a / np.maximum(sums[rows_a], 1e-12)
+    return csr_matrix((vals_a, (rows_a, cols_a)), shape=(h * w, h * w))
+
+
+def hint_maps(shape: tuple[int, int], hints: Sequence[Hint]) -> tuple[np.ndarray, np.ndarray]:
+    """Rasterise hints into an ab map (2, H, W) and a 0/1 mask (H, W); later hints win."""
+    h, w = shape
+    ab = np.zeros((2, h, w), np.float32)
+    mask = np.zeros((h, w), np.float32)
+    for hint in hints:
+        half = max(hint.size, 1.0) / 2.0
+        x0 = int(np.clip(np.floor(hint.x - half + 0.5), 0, w - 1))
+        y0 = int(np.clip(np.floor(hint.y - half + 0.5), 0, h - 1))
+        x1 = int(np.clip(np.floor(hint.x + half + 0.5), x0 + 1, w))
+        y1 = int(np.clip(np.floor(hint.y + half + 0.5), y0 + 1, h))
+        ab[0, y0:y1, x0:x1] = hint.ab[0]
+        ab[1, y0:y1, x0:x1] = hint.ab[1]
+        mask[y0:y1, x0:x1] = 1.0
+    return ab, mask
+
+
+class LevinColorizer:
+    name = "levin2004-baseline"
+    description = "Levin et al. 2004 optimization colorization (non-learned baseline)"
+    learned = False
+    working_size = 256
+
+    def predict(
+        self, L: np.ndarray, hints: Sequence[Hint], global_hints: GlobalHints | None = None
+    ) -> Prediction:
+        t0 = time.perf_counter()
+        h, w = L.shape
+        ab_hint, mask = hint_maps((h, w), hints)
+        if not mask.any():
+            return Prediction(ab=np.zeros((2, h, w), np.float32))
+        fixed = mask.ravel() > 0
+        free = ~fixed
+        system = (identity(h * w, format="csr") - _affinity_matrix(L / 100.0)).tocsc()
+        # Hinted pixels are known: solve A_ff u_f = -A_fc u_c for the rest, one factorisation.
+        a_ff = system[free][:, free].tocsc()
+        a_fc = system[free][:, fixed]
+        lu = splu(a_ff, permc_spec="MMD_AT_PLUS_A")
+        out = np.empty((2, h * w), np.float32)
+        for c in range(2):
+            known = ab_hint[c].ravel()[fixed]
+            out[c, fixed] = known
+            out[c, free] = lu.solve(-(a_fc @ known))
+        out = out.reshape(2, h, w)
+        return Prediction(ab=out, timing_ms={"forward": (time.perf_counter() - t0) * 1e3})
+
+
+def load() -> LevinColorizer:
+    return LevinColorizer()

@@ -1,0 +1,177 @@
+"""One colorization: lightness at full size -> model at working size -> layer at full size."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from .imaging import Raster, alpha8, lab_to_rgb8, lightness, rgb8_to_lab, strip_rows
+from .models.base import Colorizer, GlobalHints, Hint, Prediction
+from .upsample import StripUpsampler, guided_coefficients
+
+MIN_WORKING_SIDE = 16
+SWATCH_MIN_DISTANCE = 12.0  # ab units: closer candidates count as the same colour
+
+
+@dataclass(frozen=True)
+class Point:
+    """A hint in image pixels: the square of side `size` centred on (x, y)."""
+
+    x: float
+    y: float
+    rgb: tuple[float, float, float]
+    size: float = 1.0
+
+
+@dataclass
+class Result:
+    layer: bytes  # rgba8
+    swatches: list[list[dict]]
+    timing_ms: dict[str, float] = field(default_factory=dict)
+
+
+class Timer:
+    def __init__(self) -> None:
+        self.ms: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.ms[name] = round(self.ms.get(name, 0.0) + (now - self._t) * 1e3, 3)
+        self._t = now
+
+
+def working_shape(width: int, height: int, working_size: int) -> tuple[int, int]:
+    scale = working_size / max(width, height)
+    return (
+        max(MIN_WORKING_SIDE, round(width * scale)),
+        max(MIN_WORKING_SIDE, round(height * scale)),
+    )
+
+
+def resize_plane(plane: np.ndarray, width: int, height: int) -> np.ndarray:
+    if plane.shape == (height, width):
+        return plane.astype(np.float32, copy=True)
+    img = Image.fromarray(np.ascontiguousarray(plane, dtype=np.float32), mode="F")
+    return np.asarray(img.resize((width, height), Image.BILINEAR), dtype=np.float32)
+
+
+def to_working_hints(
+    points: Sequence[Point], sx: float, sy: float
+) -> list[Hint]:
+    if not points:
+        return []
+    labs = rgb8_to_lab(np.array([p.rgb for p in points], np.float32).clip(0, 255).round())
+    return [
+        Hint(x=p.x * sx, y=p.y * sy, ab=(float(lab[1]), float(lab[2])), size=max(1.0, p.size * sx))
+        for p, lab in zip(points, labs, strict=True)
+    ]
+
+
+def _distinct_top(cands: np.ndarray, weights: np.ndarray, k: int) -> list[tuple[np.ndarray, float]]:
+    """Greedy: most probable first; candidates near a chosen one add their mass to it."""
+    order = np.argsort(-weights)
+    chosen: list[list] = []
+    for i in order:
+        if weights[i] <= 0:
+            break
+        for c in chosen:
+            if np.hypot(*(cands[i] - c[0])) < SWATCH_MIN_DISTANCE:
+                c[1] += float(weights[i])
+                break
+        else:
+            if len(chosen) < k:
+                chosen.append([cands[i], float(weights[i])])
+    chosen.sort(key=lambda c: -c[1])
+    return [(c[0], c[1]) for c in chosen]
+
+
+def swatches_at(
+    pred: Prediction,
+    hints: Sequence[Hint],
+    L_full: np.ndarray,
+    where: Sequence[tuple[float, float]],
+    sx: float,
+    sy: float,
+    k: int,
+) -> list[list[dict]]:
+    """Zhang et al.'s data-driven palette: the k most probable distinct colours per point."""
+    _, h, w = pred.ab.shape
+    out = []
+    for x, y in where:
+        wx, wy = int(np.clip(x * sx, 0, w - 1)), int(np.clip(y * sy, 0, h - 1))
+        if pred.probs is not None and pred.bins is not None:
+            cands, weights = pred.bins, pred.probs[:, wy, wx]
+        else:
+            # Baseline without a distribution: the prediction, then hint colours by proximity.
+            cands = np.array([pred.ab[:, wy, wx]] + [hint.ab for hint in hints], np.float32)
+            dist = np.array([0.0] + [np.hypot(hint.x - wx, hint.y - wy) for hint in hints])
+            weights = np.exp(-dist / (0.25 * max(h, w)))
+            weights[0] = weights[1:].sum() + 1.0 if len(hints) else 1.0
+            weights = weights / weights.sum()
+        lum = float(L_full[int(np.clip(y, 0, L_full.shape[0] - 1)), int(np.clip(x, 0, L_full.shape[1] - 1))])
+        picks = _distinct_top(np.asarray(cands, np.float32), np.asarray(weights, np.float64), k)
+        total = sum(p for _, p in picks) or 1.0
+        row = []
+        for ab, p in picks:
+            rgb = lab_to_rgb8(np.float32(lum), np.float32(ab[0]), np.float32(ab[1]))
+            row.append({"rgb": [int(v) for v in rgb], "p": round(p / total, 6)})
+        out.append(row)
+    return out
+
+
+def predict(
+    model: Colorizer,
+    raster: Raster,
+    points: Sequence[Point],
+    global_hints: GlobalHints | None,
+    timer: Timer,
+) -> tuple[np.ndarray, np.ndarray, Prediction, list[Hint], float, float]:
+    L_full = lightness(raster)
+    timer.lap("decode")
+    ww, wh = working_shape(raster.width, raster.height, model.working_size)
+    L_work = resize_plane(L_full, ww, wh)
+    sx, sy = ww / raster.width, wh / raster.height
+    hints = to_working_hints(points, sx, sy)
+    timer.lap("resize")
+    pred = model.predict(L_work, hints, global_hints)
+    timer.lap("forward")
+    return L_full, L_work, pred, hints, sx, sy
+
+
+def render_layer(raster: Raster, L_full: np.ndarray, L_work: np.ndarray, pred: Prediction) -> bytes:
+    coeffs = guided_coefficients(L_work / 100.0, pred.ab)
+    up = StripUpsampler(coeffs, raster.width, raster.height)
+    alpha = alpha8(raster)
+    out = np.empty((raster.height, raster.width, 4), np.uint8)
+    rows = strip_rows(raster.width)
+    for y0 in range(0, raster.height, rows):
+        lum = L_full[y0 : y0 + rows]
+        ab = up.strip(lum / 100.0, y0)
+        out[y0 : y0 + rows, :, :3] = lab_to_rgb8(lum, ab[0], ab[1])
+        out[y0 : y0 + rows, :, 3] = 255 if alpha is None else alpha[y0 : y0 + rows]
+    return out.tobytes()
+
+
+def colorize(
+    model: Colorizer,
+    raster: Raster,
+    points: Sequence[Point],
+    swatch_k: int = 0,
+    global_hints: GlobalHints | None = None,
+) -> Result:
+    timer = Timer()
+    L_full, L_work, pred, hints, sx, sy = predict(model, raster, points, global_hints, timer)
+    layer = render_layer(raster, L_full, L_work, pred)
+    timer.lap("upsample")
+    swatches = (
+        swatches_at(pred, hints, L_full, [(p.x, p.y) for p in points], sx, sy, swatch_k)
+        if swatch_k
+        else []
+    )
+    timer.lap("swatches")
+    return Result(layer=layer, swatches=swatches, timing_ms=timer.ms)

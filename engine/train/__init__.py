@@ -1,0 +1,1 @@
+"""Training, data and evaluation code for the learned colorization networks."""

@@ -1,0 +1,80 @@
+"""Shared fixtures: real engine processes on loopback (never a mock of our own engine)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from chromahint_client.launcher import is_running
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_endpoint() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
+
+
+@dataclass
+class EngineProcess:
+    endpoint: str
+    proc: subprocess.Popen
+    log: Path
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def launch_engine(tmp: Path, *extra: str, endpoint: str | None = None, timeout: float = 120) -> EngineProcess:
+    endpoint = endpoint or free_endpoint()
+    log = tmp / f"engine-{endpoint.rsplit(':', 1)[-1]}-{time.monotonic_ns()}.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chromahint", "serve", "--endpoint", endpoint, *extra],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"engine exited with {proc.returncode}: {log.read_text()}")
+        if is_running(endpoint):
+            return EngineProcess(endpoint, proc, log)
+    proc.kill()
+    raise RuntimeError(f"engine did not answer within {timeout}s: {log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def engine(tmp_path_factory) -> Iterator[EngineProcess]:
+    """One real engine for the session, on a free loopback port."""
+    e = launch_engine(tmp_path_factory.mktemp("engine"))
+    yield e
+    e.stop()
+
+
+@pytest.fixture
+def engine_factory(tmp_path) -> Iterator:
+    """Start extra engines (custom limits, restarts); all are stopped after the test."""
+    started: list[EngineProcess] = []
+
+    def start(*extra: str, endpoint: str | None = None) -> EngineProcess:
+        e = launch_engine(tmp_path, *extra, endpoint=endpoint)
+        started.append(e)
+        return e
+
+    yield start
+    for e in started:
+        e.stop()
