@@ -96,7 +96,9 @@ class Client:
     def request(self, op: str, timeout: float | None = None, **fields: Any) -> dict:
         """Send one request and return the reply map; raise an EngineError subclass."""
         rid = next(self._ids)
-        payload = msgpack.packb({"v": PROTOCOL_VERSION, "op": op, "id": rid, **fields}, use_bin_type=True)
+        payload = msgpack.packb(
+            {"v": PROTOCOL_VERSION, "op": op, "id": rid, **fields}, use_bin_type=True
+        )
         wait = self.timeout if timeout is None else timeout
         self._connected = False
         for _attempt in range(self.retries + 1):
@@ -109,8 +111,10 @@ class Client:
                     break
                 if sock.poll(int(min(left, 0.1) * 1000), zmq.POLLIN):
                     reply = msgpack.unpackb(sock.recv(), raw=False, strict_map_key=False)
-                    if reply.get("id") != rid:
-                        continue  # cannot happen on a fresh REQ socket; be safe anyway
+                    # REQ is lockstep, so this is our reply; an error about a frame the
+                    # engine could not read (too large, not msgpack) carries no id.
+                    if reply.get("id") not in (rid, None):
+                        continue
                     return self._check(reply)
                 self._drain_monitor()
             self._drain_monitor()

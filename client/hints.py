@@ -223,4 +223,3 @@ def _extract(
         )
     blobs.sort(key=lambda b: (b.bbox[1], b.bbox[0]))
     return Hints(points=points, blobs=blobs, cell=cell)
-

@@ -24,7 +24,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from .server import build_engine, serve
 
     limits = Limits(
-        max_pixels=args.max_pixels, max_points=args.max_points, max_message_bytes=args.max_message_bytes
+        max_pixels=args.max_pixels,
+        max_points=args.max_points,
+        max_message_bytes=args.max_message_bytes,
     )
     engine = build_engine(args.device, limits)
     log = logging.getLogger("chromahint.engine")
@@ -71,8 +73,10 @@ def hint_points(path: Path, size: tuple[int, int]) -> list[dict]:
 
     img = Image.open(path).convert("RGBA")
     if img.size != size:
-        raise SystemExit(f"error: the hints image is {img.size[0]}x{img.size[1]}, "
-                         f"the photo {size[0]}x{size[1]}; they must match")
+        raise SystemExit(
+            f"error: the hints image is {img.size[0]}x{img.size[1]}, "
+            f"the photo {size[0]}x{size[1]}; they must match"
+        )
     return extract(img.tobytes(), img.width, img.height).points
 
 
@@ -129,8 +133,10 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
     if image["format"] in ("gray8", "gray16", "rgb8"):
         out = out.convert("RGB")
     out.save(args.output)
-    print(f"wrote {args.output} ({len(points)} hint points, "
-          f"{sum(reply['timing_ms'].values()):.0f} ms in the engine)")
+    print(
+        f"wrote {args.output} ({len(points)} hint points, "
+        f"{sum(reply['timing_ms'].values()):.0f} ms in the engine)"
+    )
     for i, row in enumerate(reply.get("swatches") or []):
         colors = " ".join("#{:02x}{:02x}{:02x}({:.2f})".format(*s["rgb"], s["p"]) for s in row)
         print(f"swatches at point {i}: {colors}")
@@ -138,13 +144,17 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="chromahint", description="User-guided image colorization engine")
+    p = argparse.ArgumentParser(
+        prog="chromahint", description="User-guided image colorization engine"
+    )
     p.add_argument("--version", action="version", version=f"chromahint {__version__}")
     p.add_argument("--log-level", default="INFO")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("serve", help="run the resident engine")
-    s.add_argument("--endpoint", action="append", help=f"bind here (repeatable; default {DEFAULT_ENDPOINT})")
+    s.add_argument(
+        "--endpoint", action="append", help=f"bind here (repeatable; default {DEFAULT_ENDPOINT})"
+    )
     s.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     from .protocol import Limits
 
@@ -182,5 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
     return args.func(args)

@@ -11,7 +11,11 @@ import numpy as np
 # D65 white point and the sRGB primaries (IEC 61966-2-1).
 WHITE_D65 = np.array([0.95047, 1.0, 1.08883], dtype=np.float32)
 RGB_TO_XYZ = np.array(
-    [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]],
+    [
+        [0.412453, 0.357580, 0.180423],
+        [0.212671, 0.715160, 0.072169],
+        [0.019334, 0.119193, 0.950227],
+    ],
     dtype=np.float32,
 )
 XYZ_TO_RGB = np.linalg.inv(RGB_TO_XYZ.astype(np.float64)).astype(np.float32)

@@ -159,7 +159,10 @@ def rgb8_to_lab(rgb: np.ndarray) -> np.ndarray:
     xyz = lin @ RGB_TO_XYZ.T / WHITE_D65
     f = _f(xyz)
     return np.stack(
-        [116.0 * f[..., 1] - 16.0, 500.0 * (f[..., 0] - f[..., 1]), 200.0 * (f[..., 1] - f[..., 2])],
+        [
+            116.0 * f[..., 1] - 16.0,
+            500.0 * (f[..., 0] - f[..., 1]),
+            200.0 * (f[..., 1] - f[..., 2]),
+        ],
         axis=-1,
     ).astype(np.float32)
-

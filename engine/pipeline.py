@@ -60,9 +60,7 @@ def resize_plane(plane: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.asarray(img.resize((width, height), Image.BILINEAR), dtype=np.float32)
 
 
-def to_working_hints(
-    points: Sequence[Point], sx: float, sy: float
-) -> list[Hint]:
+def to_working_hints(points: Sequence[Point], sx: float, sy: float) -> list[Hint]:
     if not points:
         return []
     labs = rgb8_to_lab(np.array([p.rgb for p in points], np.float32).clip(0, 255).round())
@@ -113,7 +111,9 @@ def swatches_at(
             weights = np.exp(-dist / (0.25 * max(h, w)))
             weights[0] = weights[1:].sum() + 1.0 if len(hints) else 1.0
             weights = weights / weights.sum()
-        lum = float(L_full[int(np.clip(y, 0, L_full.shape[0] - 1)), int(np.clip(x, 0, L_full.shape[1] - 1))])
+        lum = float(
+            L_full[int(np.clip(y, 0, L_full.shape[0] - 1)), int(np.clip(x, 0, L_full.shape[1] - 1))]
+        )
         picks = _distinct_top(np.asarray(cands, np.float32), np.asarray(weights, np.float64), k)
         total = sum(p for _, p in picks) or 1.0
         row = []

@@ -93,7 +93,8 @@ def parse_envelope(req: Any) -> tuple[Any, str]:
     rid = req.get("id")
     if req.get("v") != VERSION:
         raise ProtocolError(
-            VERSION_MISMATCH, f"this engine speaks protocol v{VERSION}; the request says v={req.get('v')!r}"
+            VERSION_MISMATCH,
+            f"this engine speaks protocol v{VERSION}; the request says v={req.get('v')!r}",
         )
     op = req.get("op")
     if not isinstance(op, str):

@@ -165,7 +165,12 @@ class Engine:
 
 
 def error_reply(rid: Any, code: str, message: str) -> dict:
-    return {"v": P.VERSION, "id": _safe_id(rid), "ok": False, "error": {"code": code, "message": message}}
+    return {
+        "v": P.VERSION,
+        "id": _safe_id(rid),
+        "ok": False,
+        "error": {"code": code, "message": message},
+    }
 
 
 def _safe_id(rid: Any) -> Any:

@@ -15,6 +15,7 @@ EPS = 1e-3  # regularisation, with L scaled to [0, 1]
 
 def _box(x: np.ndarray, r: int) -> np.ndarray:
     """Mean over a (2r+1)^2 window on the last two axes, edges renormalised."""
+
     def along(a: np.ndarray, axis: int) -> np.ndarray:
         n = a.shape[axis]
         c = np.cumsum(a, axis=axis, dtype=np.float64)

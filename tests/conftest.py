@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from chromahint_client.launcher import is_running
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,9 +38,11 @@ class EngineProcess:
                 self.proc.wait()
 
 
-def launch_engine(tmp: Path, *extra: str, endpoint: str | None = None, timeout: float = 120) -> EngineProcess:
+def launch_engine(
+    tmp: Path, *extra: str, endpoint: str | None = None, timeout: float = 120
+) -> EngineProcess:
     endpoint = endpoint or free_endpoint()
-    log = tmp / f"engine-{endpoint.rsplit(':', 1)[-1]}-{time.monotonic_ns()}.log"
+    log = tmp / f"engine-{time.monotonic_ns()}.log"
     proc = subprocess.Popen(
         [sys.executable, "-m", "chromahint", "serve", "--endpoint", endpoint, *extra],
         stdout=log.open("wb"),
