@@ -1,4 +1,4 @@
-"""Protocol images <-> arrays: decoding every pixel format to lightness, encoding the layer.
+"""Protocol images -> arrays: every pixel format decoded to lightness and luminance.
 
 All formats carry display-referred (sRGB-encoded) samples; floats are in [0, 1].
 Large images are processed in row strips so memory stays bounded.
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .color import RGB_TO_XYZ, WHITE_D65, XYZ_TO_RGB
+from .color import RGB_TO_XYZ, srgb_to_linear
 
 # format -> (channels, numpy dtype, max value)
 FORMATS: dict[str, tuple[int, str, float]] = {
@@ -22,24 +22,11 @@ FORMATS: dict[str, tuple[int, str, float]] = {
     "rgba16": (4, "<u2", 65535.0),
     "rgbaf32": (4, "<f4", 1.0),
 }
-STRIP_PIXELS = 1 << 21  # rows per strip are chosen so a strip holds about this many pixels
+STRIP_PIXELS = 1 << 16  # a strip this size keeps its temporaries in cache
 
-_LIN_LUT_SIZE = 65536
+_LUMA = RGB_TO_XYZ[1].copy()  # linear RGB -> relative luminance Y
 # sRGB decode of every 16-bit code (an 8-bit code c is 16-bit code c * 257).
-_SRGB_TO_LINEAR_16 = np.where(
-    (v := np.arange(_LIN_LUT_SIZE, dtype=np.float64) / 65535.0) <= 0.04045,
-    v / 12.92,
-    ((v + 0.055) / 1.055) ** 2.4,
-).astype(np.float32)
-# sRGB encode of linear light quantised to 1/65535, straight to 8 bits.
-_LINEAR_TO_SRGB8 = np.round(
-    255.0
-    * np.where(
-        (u := np.arange(_LIN_LUT_SIZE, dtype=np.float64) / 65535.0) <= 0.0031308,
-        u * 12.92,
-        1.055 * u ** (1 / 2.4) - 0.055,
-    )
-).astype(np.uint8)
+_LINEAR_16 = srgb_to_linear(np.arange(65536, dtype=np.float32) / 65535.0)
 
 
 class ImageError(ValueError):
@@ -66,8 +53,7 @@ def decode(width: int, height: int, fmt: str, data: bytes) -> Raster:
     if fmt not in FORMATS:
         raise ImageError(f"unknown pixel format {fmt!r}; use one of {', '.join(FORMATS)}")
     channels, dtype, _ = FORMATS[fmt]
-    itemsize = np.dtype(dtype).itemsize
-    expected = width * height * channels * itemsize
+    expected = width * height * channels * np.dtype(dtype).itemsize
     if len(data) != expected:
         raise ImageError(
             f"image data is {len(data)} bytes but {width}x{height} {fmt} needs {expected}"
@@ -76,44 +62,44 @@ def decode(width: int, height: int, fmt: str, data: bytes) -> Raster:
     return Raster(width, height, fmt, pixels)
 
 
-def _unit(pixels: np.ndarray, fmt: str) -> np.ndarray:
-    scale = FORMATS[fmt][2]
-    out = pixels.astype(np.float32)
-    if scale != 1.0:
-        out /= scale
-    else:
-        np.nan_to_num(out, copy=False, nan=0.0, posinf=1.0, neginf=0.0)
-        np.clip(out, 0.0, 1.0, out=out)
-    return out
+def _unit_float(x: np.ndarray) -> np.ndarray:
+    x = np.nan_to_num(x.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+    return np.clip(x, 0.0, 1.0, out=x)
 
 
-def _linear(pixels: np.ndarray, fmt: str) -> np.ndarray:
-    """sRGB-encoded samples -> linear light, via a table for the integer formats."""
-    if pixels.dtype == np.uint8:
-        return _SRGB_TO_LINEAR_16[pixels.astype(np.int32) * 257]
-    if pixels.dtype == np.uint16:
-        return _SRGB_TO_LINEAR_16[pixels]
-    u = _unit(pixels, fmt)
-    return np.where(u <= 0.04045, u / 12.92, ((u + 0.055) / 1.055) ** 2.4).astype(np.float32)
+def _linear(px: np.ndarray) -> np.ndarray:
+    """sRGB-encoded samples -> linear light; integer formats go through a table."""
+    if px.dtype == np.uint8:
+        return _LINEAR_16[px.astype(np.int32) * 257]
+    if px.dtype == np.uint16:
+        return _LINEAR_16[px]
+    return srgb_to_linear(_unit_float(px))
 
 
-def _f(t: np.ndarray) -> np.ndarray:
-    return np.where(t > 0.008856, np.cbrt(t), 7.787 * t + 16.0 / 116.0)
+def luminance_to_lightness(y: np.ndarray) -> np.ndarray:
+    return np.where(y > 0.008856, 116.0 * np.cbrt(y) - 16.0, 903.3 * y).astype(np.float32)
 
 
-def lightness(raster: Raster) -> np.ndarray:
-    """CIELAB L (H, W) float32 in [0, 100]; colour inputs are colorized from their lightness."""
-    out = np.empty((raster.height, raster.width), np.float32)
+_LIGHTNESS_16 = luminance_to_lightness(_LINEAR_16)
+
+
+def luminance(raster: Raster) -> tuple[np.ndarray, np.ndarray]:
+    """(L, Y): CIELAB lightness in [0, 100] and relative luminance in [0, 1], each (H, W).
+
+    Colour inputs are colorized from their lightness, so only luminance is kept.
+    """
+    if raster.channels == 1 and raster.pixels.dtype != np.float32:
+        # Gray codes map straight to both through tables.
+        codes = raster.pixels[..., 0]
+        step = 257 if codes.dtype == np.uint8 else 1  # an 8-bit code c is 16-bit code 257c
+        return _LIGHTNESS_16[::step][codes], _LINEAR_16[::step][codes]
+    Y = np.empty((raster.height, raster.width), np.float32)
     rows = strip_rows(raster.width)
     for y0 in range(0, raster.height, rows):
         px = raster.pixels[y0 : y0 + rows]
-        if raster.channels == 1:
-            lin_y = _linear(px[..., 0], raster.format)
-        else:
-            lin = _linear(px[..., :3], raster.format)
-            lin_y = lin @ np.array([0.212671, 0.715160, 0.072169], np.float32)
-        out[y0 : y0 + rows] = 116.0 * _f(lin_y) - 16.0
-    return out
+        Y[y0 : y0 + rows] = _linear(px[..., :3]) @ _LUMA
+    np.clip(Y, 0.0, 1.0, out=Y)
+    return luminance_to_lightness(Y), Y
 
 
 def alpha8(raster: Raster) -> np.ndarray | None:
@@ -123,46 +109,6 @@ def alpha8(raster: Raster) -> np.ndarray | None:
     a = raster.pixels[..., 3]
     if a.dtype == np.uint8:
         return a
-    return np.round(_unit(a, raster.format) * 255.0).astype(np.uint8)
-
-
-def lab_to_rgb8(L: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Lab planes -> (..., 3) uint8 sRGB, gamut-clipped; the hot path of every reply."""
-    fy = (L + 16.0) / 116.0
-    fx = fy + a / 500.0
-    fz = fy - b / 200.0
-    xyz = []
-    for t, white in zip((fx, fy, fz), WHITE_D65, strict=True):
-        t3 = t * t * t
-        xyz.append(np.where(t3 > 0.008856, t3, (t - 16.0 / 116.0) / 7.787) * white)
-    m = XYZ_TO_RGB
-    lin = np.stack([m[c, 0] * xyz[0] + m[c, 1] * xyz[1] + m[c, 2] * xyz[2] for c in range(3)])
-    # Out of gamut: blend toward the neutral of the same luminance Y in linear light. Y is
-    # linear in RGB, so the blend keeps Y (hence L) exact and only lowers the chroma.
-    y = np.clip(xyz[1], 0.0, 1.0)
-    hi = lin.max(axis=0)
-    lo = lin.min(axis=0)
-    t = np.ones_like(y)
-    over = hi > 1.0
-    t[over] = (1.0 - y[over]) / np.maximum(hi[over] - y[over], 1e-12)
-    under = lo < 0.0
-    t[under] = np.minimum(t[under], y[under] / np.maximum(y[under] - lo[under], 1e-12))
-    if over.any() or under.any():
-        lin = y + t * (lin - y)
-    idx = np.clip(lin * 65535.0 + 0.5, 0, 65535).astype(np.int32)
-    return np.moveaxis(_LINEAR_TO_SRGB8[idx], 0, -1)
-
-
-def rgb8_to_lab(rgb: np.ndarray) -> np.ndarray:
-    """(..., 3) uint8 -> (..., 3) float32 Lab."""
-    lin = _SRGB_TO_LINEAR_16[rgb.astype(np.int32) * 257]
-    xyz = lin @ RGB_TO_XYZ.T / WHITE_D65
-    f = _f(xyz)
-    return np.stack(
-        [
-            116.0 * f[..., 1] - 16.0,
-            500.0 * (f[..., 0] - f[..., 1]),
-            200.0 * (f[..., 1] - f[..., 2]),
-        ],
-        axis=-1,
-    ).astype(np.float32)
+    scale = 255.0 / FORMATS[raster.format][2]
+    src = _unit_float(a) if a.dtype.kind == "f" else a
+    return np.round(src * scale).astype(np.uint8)

@@ -7,11 +7,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 from PIL import Image
 
-from .imaging import Raster, alpha8, lab_to_rgb8, lightness, rgb8_to_lab, strip_rows
+from .color import rgb_to_lab
+from .imaging import Raster, alpha8, luminance, strip_rows
 from .models.base import Colorizer, GlobalHints, Hint, Prediction
-from .upsample import StripUpsampler, guided_coefficients
+from .upsample import LayerRenderer, lab_to_srgb8
 
 MIN_WORKING_SIDE = 16
 SWATCH_MIN_DISTANCE = 12.0  # ab units: closer candidates count as the same colour
@@ -25,6 +27,19 @@ class Point:
     y: float
     rgb: tuple[float, float, float]
     size: float = 1.0
+
+
+@dataclass
+class Prepared:
+    """Everything one prediction produced, at both resolutions."""
+
+    L_full: np.ndarray
+    Y_full: np.ndarray
+    L_work: np.ndarray
+    pred: Prediction
+    hints: list[Hint]
+    sx: float
+    sy: float
 
 
 @dataclass
@@ -63,7 +78,7 @@ def resize_plane(plane: np.ndarray, width: int, height: int) -> np.ndarray:
 def to_working_hints(points: Sequence[Point], sx: float, sy: float) -> list[Hint]:
     if not points:
         return []
-    labs = rgb8_to_lab(np.array([p.rgb for p in points], np.float32).clip(0, 255).round())
+    labs = rgb_to_lab(np.array([p.rgb for p in points], np.float32).clip(0, 255).round() / 255.0)
     return [
         Hint(x=p.x * sx, y=p.y * sy, ab=(float(lab[1]), float(lab[2])), size=max(1.0, p.size * sx))
         for p, lab in zip(points, labs, strict=True)
@@ -88,20 +103,13 @@ def _distinct_top(cands: np.ndarray, weights: np.ndarray, k: int) -> list[tuple[
     return [(c[0], c[1]) for c in chosen]
 
 
-def swatches_at(
-    pred: Prediction,
-    hints: Sequence[Hint],
-    L_full: np.ndarray,
-    where: Sequence[tuple[float, float]],
-    sx: float,
-    sy: float,
-    k: int,
-) -> list[list[dict]]:
+def swatches_at(prep: Prepared, where: Sequence[tuple[float, float]], k: int) -> list[list[dict]]:
     """Zhang et al.'s data-driven palette: the k most probable distinct colours per point."""
+    pred, hints, L_full = prep.pred, prep.hints, prep.L_full
     _, h, w = pred.ab.shape
     out = []
     for x, y in where:
-        wx, wy = int(np.clip(x * sx, 0, w - 1)), int(np.clip(y * sy, 0, h - 1))
+        wx, wy = int(np.clip(x * prep.sx, 0, w - 1)), int(np.clip(y * prep.sy, 0, h - 1))
         if pred.probs is not None and pred.bins is not None:
             cands, weights = pred.bins, pred.probs[:, wy, wx]
         else:
@@ -118,7 +126,7 @@ def swatches_at(
         total = sum(p for _, p in picks) or 1.0
         row = []
         for ab, p in picks:
-            rgb = lab_to_rgb8(np.float32(lum), np.float32(ab[0]), np.float32(ab[1]))
+            rgb = lab_to_srgb8(np.array([lum, ab[0], ab[1]], np.float32))
             row.append({"rgb": [int(v) for v in rgb], "p": round(p / total, 6)})
         out.append(row)
     return out
@@ -130,8 +138,8 @@ def predict(
     points: Sequence[Point],
     global_hints: GlobalHints | None,
     timer: Timer,
-) -> tuple[np.ndarray, np.ndarray, Prediction, list[Hint], float, float]:
-    L_full = lightness(raster)
+) -> Prepared:
+    L_full, Y_full = luminance(raster)
     timer.lap("decode")
     ww, wh = working_shape(raster.width, raster.height, model.working_size)
     L_work = resize_plane(L_full, ww, wh)
@@ -140,20 +148,19 @@ def predict(
     timer.lap("resize")
     pred = model.predict(L_work, hints, global_hints)
     timer.lap("forward")
-    return L_full, L_work, pred, hints, sx, sy
+    return Prepared(L_full, Y_full, L_work, pred, hints, sx, sy)
 
 
-def render_layer(raster: Raster, L_full: np.ndarray, L_work: np.ndarray, pred: Prediction) -> bytes:
-    coeffs = guided_coefficients(L_work / 100.0, pred.ab)
-    up = StripUpsampler(coeffs, raster.width, raster.height)
+def render_layer(raster: Raster, prep: Prepared) -> bytes:
+    renderer = LayerRenderer(prep.L_work, prep.pred.ab, raster.width, raster.height)
     alpha = alpha8(raster)
     out = np.empty((raster.height, raster.width, 4), np.uint8)
+    out_t = torch.from_numpy(out)
+    L_t, Y_t = torch.from_numpy(prep.L_full), torch.from_numpy(prep.Y_full)
     rows = strip_rows(raster.width)
     for y0 in range(0, raster.height, rows):
-        lum = L_full[y0 : y0 + rows]
-        ab = up.strip(lum / 100.0, y0)
-        out[y0 : y0 + rows, :, :3] = lab_to_rgb8(lum, ab[0], ab[1])
-        out[y0 : y0 + rows, :, 3] = 255 if alpha is None else alpha[y0 : y0 + rows]
+        out_t[y0 : y0 + rows, :, :3] = renderer.strip(L_t[y0 : y0 + rows], Y_t[y0 : y0 + rows], y0)
+    out[..., 3] = 255 if alpha is None else alpha
     return out.tobytes()
 
 
@@ -165,13 +172,9 @@ def colorize(
     global_hints: GlobalHints | None = None,
 ) -> Result:
     timer = Timer()
-    L_full, L_work, pred, hints, sx, sy = predict(model, raster, points, global_hints, timer)
-    layer = render_layer(raster, L_full, L_work, pred)
+    prep = predict(model, raster, points, global_hints, timer)
+    layer = render_layer(raster, prep)
     timer.lap("upsample")
-    swatches = (
-        swatches_at(pred, hints, L_full, [(p.x, p.y) for p in points], sx, sy, swatch_k)
-        if swatch_k
-        else []
-    )
+    swatches = swatches_at(prep, [(p.x, p.y) for p in points], swatch_k) if swatch_k else []
     timer.lap("swatches")
     return Result(layer=layer, swatches=swatches, timing_ms=timer.ms)

@@ -121,10 +121,8 @@ class Engine:
         hints = P.parse_points(req.get("hints"), raster, self.limits, name="hints")
         k = P.parse_k(req.get("k"), "k", default=5)
         timer = Timer()
-        L_full, _, pred, work_hints, sx, sy = predict(
-            model, raster, hints, P.parse_global_hints(req), timer
-        )
-        sw = swatches_at(pred, work_hints, L_full, [(p.x, p.y) for p in where], sx, sy, k)
+        prep = predict(model, raster, hints, P.parse_global_hints(req), timer)
+        sw = swatches_at(prep, [(p.x, p.y) for p in where], k)
         timer.lap("swatches")
         return {"swatches": sw, "timing_ms": timer.ms}
 

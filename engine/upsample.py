@@ -1,72 +1,125 @@
-"""Edge-aware chroma upsampling: the fast guided filter (He & Sun 2015).
+"""Edge-aware chroma upsampling and the full-resolution render, in torch.
 
-The network predicts ab at working resolution; a local linear model ab = A * L + B is
-fitted there and evaluated with the full-resolution lightness, so chroma edges follow
-the lightness edges of the original instead of bleeding across them.
+The fast guided filter (He & Sun 2015): a local linear model ab = A * L + B is fitted at
+working resolution and evaluated with the full-resolution lightness, so chroma edges follow
+the original's lightness edges instead of bleeding across them. The render folds that model
+into the Lab -> RGB conversion and runs on row strips, so memory stays bounded for any size
+and each strip's temporaries stay in cache.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .color import WHITE_D65, XYZ_TO_RGB
 
 RADIUS = 2  # box radius at working resolution
 EPS = 1e-3  # regularisation, with L scaled to [0, 1]
+_DELTA = 6.0 / 29.0  # CIELAB's f() switches from cube to linear below this
+
+# sRGB encode of linear light quantised to 1/65535, straight to 8 bits.
+_u = np.arange(65536, dtype=np.float64) / 65535.0
+LINEAR_TO_SRGB8 = torch.from_numpy(
+    np.round(255.0 * np.where(_u <= 0.0031308, _u * 12.92, 1.055 * _u ** (1 / 2.4) - 0.055)).astype(
+        np.uint8
+    )
+)
 
 
-def _box(x: np.ndarray, r: int) -> np.ndarray:
-    """Mean over a (2r+1)^2 window on the last two axes, edges renormalised."""
-
-    def along(a: np.ndarray, axis: int) -> np.ndarray:
-        n = a.shape[axis]
-        c = np.cumsum(a, axis=axis, dtype=np.float64)
-        pad_shape = list(a.shape)
-        pad_shape[axis] = 1
-        c = np.concatenate([np.zeros(pad_shape), c], axis=axis)
-        hi = np.minimum(np.arange(n) + r + 1, n)
-        lo = np.maximum(np.arange(n) - r, 0)
-        s = np.take(c, hi, axis=axis) - np.take(c, lo, axis=axis)
-        shape = [1] * a.ndim
-        shape[axis] = n
-        return s / (hi - lo).reshape(shape)
-
-    return along(along(x, -1), -2).astype(np.float32)
+def _box(x: torch.Tensor) -> torch.Tensor:
+    k = 2 * RADIUS + 1
+    return F.avg_pool2d(x[None], k, 1, RADIUS, count_include_pad=False)[0]
 
 
-def guided_coefficients(guide: np.ndarray, src: np.ndarray) -> np.ndarray:
-    """guide (h, w) in [0, 1], src (C, h, w) -> (2C, h, w): mean A then mean B per channel."""
-    mean_i = _box(guide, RADIUS)
-    var_i = _box(guide * guide, RADIUS) - mean_i * mean_i
-    mean_p = _box(src, RADIUS)
-    cov = _box(src * guide[None], RADIUS) - mean_i[None] * mean_p
-    a = cov / (var_i[None] + EPS)
-    b = mean_p - a * mean_i[None]
-    return np.concatenate([_box(a, RADIUS), _box(b, RADIUS)], axis=0)
+def guided_coefficients(
+    guide: torch.Tensor, src: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """guide (h, w) in [0, 1], src (C, h, w) -> mean A and mean B, each (C, h, w)."""
+    g = guide[None]
+    mean_i = _box(g)
+    var_i = _box(g * g) - mean_i * mean_i
+    mean_p = _box(src)
+    cov = _box(src * g) - mean_i * mean_p
+    a = cov / (var_i + EPS)
+    b = mean_p - a * mean_i
+    return _box(a), _box(b)
 
 
-def _linear_taps(n_out: int, n_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pixel-centre aligned bilinear sampling positions (as align_corners=False)."""
-    pos = (np.arange(n_out, dtype=np.float32) + 0.5) * (n_in / n_out) - 0.5
-    pos = np.clip(pos, 0, n_in - 1)
-    i0 = np.floor(pos).astype(np.int64)
-    i1 = np.minimum(i0 + 1, n_in - 1)
-    return i0, i1, (pos - i0).astype(np.float32)
+def _finv(t: torch.Tensor) -> torch.Tensor:
+    """CIELAB f^-1 without branches: the cube above delta, its tangent line below."""
+    return t.clamp_min(_DELTA).pow_(3).add_((t - _DELTA).clamp_max_(0.0), alpha=3 * _DELTA**2)
 
 
-class StripUpsampler:
-    """Evaluates the guided-filter model at full resolution, one row strip at a time."""
+def _taps(n_out: int, n_in: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pixel-centre aligned bilinear taps (as align_corners=False): index and weight."""
+    pos = ((torch.arange(n_out, dtype=torch.float64) + 0.5) * (n_in / n_out) - 0.5).clamp(
+        0, n_in - 1
+    )
+    i0 = pos.floor().long().clamp(max=max(n_in - 2, 0))
+    return i0, (pos - i0).float()
 
-    def __init__(self, coeffs: np.ndarray, out_w: int, out_h: int) -> None:
-        _, h, w = coeffs.shape
-        x0, x1, fx = _linear_taps(out_w, w)
-        self._rows = coeffs[:, :, x0] * (1 - fx) + coeffs[:, :, x1] * fx  # (2C, h, W)
-        self._y = _linear_taps(out_h, h)
-        self.channels = coeffs.shape[0] // 2
 
-    def strip(self, guide_rows: np.ndarray, y0: int) -> np.ndarray:
-        """guide_rows (n, W) in [0, 1] for output rows y0.. -> (C, n, W)."""
-        n = guide_rows.shape[0]
-        i0, i1, fy = (t[y0 : y0 + n] for t in self._y)
-        fy = fy[None, :, None]
-        coef = self._rows[:, i0] * (1 - fy) + self._rows[:, i1] * fy
-        c = self.channels
-        return coef[:c] * guide_rows[None] + coef[c:]
+class LayerRenderer:
+    """Evaluates the guided model at full size and converts Lab to sRGB8, strip by strip."""
+
+    def __init__(self, L_work: np.ndarray, ab_work: np.ndarray, out_w: int, out_h: int) -> None:
+        guide = torch.from_numpy(L_work / 100.0).float()
+        a_map, b_map = guided_coefficients(guide, torch.from_numpy(ab_work).float())
+        # With ab = A * L/100 + B: fx = fy + a/500 = L * Px + Qx, fz = fy - b/200 = L * Pz + Qz.
+        maps = torch.stack(
+            [
+                1 / 116 + a_map[0] / 50000,
+                16 / 116 + b_map[0] / 500,
+                1 / 116 - a_map[1] / 20000,
+                16 / 116 - b_map[1] / 200,
+            ]
+        )  # (4, h, w)
+        h, w = maps.shape[1:]
+        if w == 1:
+            maps = maps.expand(4, h, 2)
+        if h == 1:
+            maps = maps.expand(4, 2, maps.shape[2])
+        xi, xf = _taps(out_w, maps.shape[2])
+        rows = maps[:, :, xi] * (1 - xf) + maps[:, :, xi + 1] * xf  # (4, h, W)
+        self._rows = rows.contiguous()
+        self._step = (rows[:, 1:] - rows[:, :-1]).contiguous()
+        self._yi, self._yf = _taps(out_h, maps.shape[1])
+
+    @torch.inference_mode()
+    def strip(self, L: torch.Tensor, Y: torch.Tensor, y0: int) -> torch.Tensor:
+        """L, Y (n, W) float32 for output rows y0.. -> (n, W, 3) uint8 sRGB."""
+        n = L.shape[0]
+        yi, yf = self._yi[y0 : y0 + n], self._yf[y0 : y0 + n, None]
+        coef = torch.addcmul(self._rows[:, yi], self._step[:, yi], yf)  # (4, n, W)
+        x = _finv(torch.addcmul(coef[1], coef[0], L))
+        z = _finv(torch.addcmul(coef[3], coef[2], L))
+        return xyz_to_srgb8(x, Y, z)
+
+
+_M = torch.from_numpy(XYZ_TO_RGB).float() * torch.from_numpy(WHITE_D65).float()[None, :]
+
+
+def xyz_to_srgb8(x: torch.Tensor, Y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """x = X/Xn, Y, z = Z/Zn -> (..., 3) uint8 sRGB, gamut-mapped at constant luminance."""
+    rgb = torch.stack([_M[c, 0] * x + _M[c, 2] * z + _M[c, 1] * Y for c in range(3)])
+    # Out of gamut: blend toward the neutral of the same luminance Y in linear light.
+    # Y is linear in RGB, so the blend keeps Y (hence L) exact and only lowers chroma.
+    r, g, b = rgb
+    hi = torch.maximum(torch.maximum(r, g), b).sub_(Y).clamp_min_(1e-12)
+    lo = torch.minimum(torch.minimum(r, g), b).neg_().add_(Y).clamp_min_(1e-12)
+    # Where the colour is in gamut both ratios are >= 1, so t = 1 there.
+    t = torch.minimum((1.0 - Y) / hi, Y / lo).clamp_(0.0, 1.0)
+    rgb = torch.addcmul(Y, rgb.sub_(Y), t)
+    idx = rgb.mul_(65535.0).add_(0.5).clamp_(0, 65535).long()
+    return torch.take(LINEAR_TO_SRGB8, idx).movedim(0, -1)
+
+
+def lab_to_srgb8(lab: np.ndarray) -> np.ndarray:
+    """(..., 3) Lab -> (..., 3) uint8, with the same gamut mapping as the layers."""
+    t = torch.from_numpy(np.asarray(lab, np.float32))
+    fy = (t[..., 0] + 16.0) / 116.0
+    x = _finv(fy + t[..., 1] / 500.0)
+    z = _finv(fy - t[..., 2] / 200.0)
+    return xyz_to_srgb8(x, _finv(fy.clone()), z).numpy()
