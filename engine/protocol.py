@@ -203,3 +203,42 @@ def parse_k(value: Any, name: str, default: int = 0) -> int:
     if value is None:
         return default
     return _int(value, name, 0 if default == 0 else 1, MAX_SWATCHES)
+
+
+def parse_count(value: Any, name: str, maximum: int, default: int | None = None) -> int:
+    if value is None:
+        if default is None:
+            raise ProtocolError(BAD_REQUEST, f"'{name}' is required")
+        return min(default, maximum)
+    return _int(value, name, 1, maximum)
+
+
+def parse_region_hints(value: Any, limits: Limits) -> dict[int, tuple[float, float, float]]:
+    if value is None:
+        return {}
+    items = _list(value, "region_hints")
+    if len(items) > limits.max_points:
+        raise ProtocolError(TOO_LARGE, f"{len(items)} region_hints; at most {limits.max_points}")
+    out = {}
+    for i, item in enumerate(items):
+        h = _map(item, f"region_hints[{i}]")
+        extra = set(h) - {"region", "rgb"}
+        if extra:
+            raise ProtocolError(
+                UNSUPPORTED, f"unknown field(s) {', '.join(map(str, extra))} in region_hints[{i}]"
+            )
+        region = _int(h.get("region"), f"region_hints[{i}].region", 1, 65535)
+        out[region] = _rgb(h.get("rgb"), f"region_hints[{i}].rgb", BAD_REQUEST)
+    return out
+
+
+def parse_labels(value: Any, raster: Raster, limits: Limits) -> Any:
+    """A `regions` reply's label image: gray16, the same size as the image."""
+    labels = parse_image(value, limits, name="labels")
+    if labels.format != "gray16" or (labels.width, labels.height) != (raster.width, raster.height):
+        raise ProtocolError(
+            BAD_IMAGE,
+            f"'labels' must be the gray16 image of a 'regions' reply for this "
+            f"{raster.width}x{raster.height} image",
+        )
+    return labels.pixels[..., 0]

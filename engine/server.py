@@ -18,19 +18,25 @@ from typing import Any
 import msgpack
 import zmq
 
-from . import __version__
+from . import __version__, lineart
 from . import protocol as P
 from .models.base import Colorizer
 from .models.registry import load_models
 from .pipeline import Timer, colorize, predict, swatches_at
+from .suggest import suggest_points
 
 log = logging.getLogger("chromahint.engine")
 
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5557"
 POLL_MS = 200  # how often the loop checks for a shutdown signal
 
-COLORIZE_FIELDS = frozenset({"image", "points", "mode", "swatches", "palette", "saturation"})
-SWATCHES_FIELDS = frozenset({"image", "points", "k", "hints", "mode", "palette", "saturation"})
+GLOBAL_FIELDS = frozenset({"mode", "palette", "saturation"})
+COLORIZE_FIELDS = GLOBAL_FIELDS | {"image", "points", "swatches"}
+LINEART_FIELDS = frozenset({"image", "points", "mode", "swatches", "region_hints", "labels"})
+SWATCHES_FIELDS = GLOBAL_FIELDS | {"image", "points", "k", "hints"}
+SUGGEST_FIELDS = GLOBAL_FIELDS | {"image", "points", "k"}
+REGIONS_FIELDS = frozenset({"image", "max_regions"})
+MAX_SUGGESTIONS = 64
 
 
 def pick_device(requested: str = "auto") -> str:
@@ -66,6 +72,8 @@ class Engine:
             "info": self.op_info,
             "colorize": self.op_colorize,
             "swatches": self.op_swatches,
+            "regions": self.op_regions,
+            "suggest_points": self.op_suggest_points,
         }
 
     # -- operations ---------------------------------------------------------------------
@@ -82,6 +90,7 @@ class Engine:
                     "description": m.description,
                     "learned": m.learned,
                     "working_size": m.working_size,
+                    **({"max_regions": m.max_regions} if hasattr(m, "max_regions") else {}),
                 }
                 for mode, m in self.models.items()
             ],
@@ -103,6 +112,8 @@ class Engine:
         return self.models[mode]
 
     def op_colorize(self, req: dict) -> dict:
+        if req.get("mode") == "lineart":
+            return self._colorize_lineart(req)
         P.check_fields(req, "colorize", COLORIZE_FIELDS)
         model = self._model(req)
         raster = P.parse_image(req.get("image"), self.limits)
@@ -113,8 +124,55 @@ class Engine:
         layer["data"] = result.layer
         return {"layer": layer, "swatches": result.swatches, "timing_ms": result.timing_ms}
 
+    def _colorize_lineart(self, req: dict) -> dict:
+        P.check_fields(req, "colorize", LINEART_FIELDS)
+        model = self._model(req)
+        raster = P.parse_image(req.get("image"), self.limits)
+        points = P.parse_points(req.get("points"), raster, self.limits)
+        k = P.parse_k(req.get("swatches"), "swatches")
+        region_rgb = P.parse_region_hints(req.get("region_hints"), self.limits)
+        labels = None
+        if req.get("labels") is not None:
+            labels = P.parse_labels(req["labels"], raster, self.limits)
+        timer = Timer()
+        layer = lineart.colorize(model, raster, points, region_rgb, labels, timer)
+        data = {"width": raster.width, "height": raster.height, "format": "rgba8", "data": layer}
+        # Line art has no colour distribution to draw swatches from.
+        return {"layer": data, "swatches": [[] for _ in points] if k else [], "timing_ms": timer.ms}
+
+    def op_regions(self, req: dict) -> dict:
+        P.check_fields(req, "regions", REGIONS_FIELDS)
+        model = self._model({"mode": "lineart"})
+        raster = P.parse_image(req.get("image"), self.limits)
+        max_regions = P.parse_count(req.get("max_regions"), "max_regions", model.max_regions)
+        timer = Timer()
+        labels, order = lineart.regions(model, raster, max_regions, timer)
+        image = {"width": raster.width, "height": raster.height, "format": "gray16"}
+        image["data"] = labels.astype("<u2").tobytes()
+        return {"labels": image, "order": order, "timing_ms": timer.ms}
+
+    def op_suggest_points(self, req: dict) -> dict:
+        P.check_fields(req, "suggest_points", SUGGEST_FIELDS)
+        if req.get("mode", "photo") != "photo":
+            raise P.ProtocolError(
+                P.UNSUPPORTED, "suggest_points is for photos; for line art use 'regions'"
+            )
+        model = self._model(req)
+        raster = P.parse_image(req.get("image"), self.limits)
+        hints = P.parse_points(req.get("points"), raster, self.limits)
+        k = P.parse_count(req.get("k"), "k", MAX_SUGGESTIONS, default=5)
+        timer = Timer()
+        prep = predict(model, raster, hints, P.parse_global_hints(req), timer)
+        points = suggest_points(prep, k)
+        timer.lap("suggest")
+        return {"points": points, "timing_ms": timer.ms}
+
     def op_swatches(self, req: dict) -> dict:
         P.check_fields(req, "swatches", SWATCHES_FIELDS)
+        if req.get("mode") == "lineart":
+            raise P.ProtocolError(
+                P.UNSUPPORTED, "line art has no colour distribution; swatches are for photos"
+            )
         model = self._model(req)
         raster = P.parse_image(req.get("image"), self.limits)
         where = P.parse_points(req.get("points"), raster, self.limits, with_rgb=False)

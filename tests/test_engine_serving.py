@@ -12,7 +12,7 @@ import threading
 import numpy as np
 import pytest
 from chromahint.color import rgb_to_lab
-from chromahint_client import Client, EngineNotRunning
+from chromahint_client import Client, EngineNotRunning, EngineReplyError
 from conftest import free_endpoint, launch_engine
 from skimage import data as skdata
 
@@ -297,3 +297,28 @@ def test_rgbaf32_nan_samples_do_not_break(engine):
     img = {"width": 8, "height": 8, "format": "rgbaf32", "data": struct.pack("<256f", *vals)}
     with Client(engine.endpoint) as c:
         assert layer_rgba(c.colorize(img, [])).shape == (8, 8, 4)
+
+
+def test_suggest_points_avoid_hints_and_carry_a_guess(engine):
+    src = two_tone(128, 96)
+    hint = {"x": 20.0, "y": 40.0, "rgb": list(HINT_RED), "size": 6}
+    with Client(engine.endpoint, timeout=60) as c:
+        reply = c.request("suggest_points", image=encode(src, "gray8"), points=[hint], k=3)
+    pts = reply["points"]
+    assert 1 <= len(pts) <= 3
+    scores = [p["score"] for p in pts]
+    assert scores == sorted(scores, reverse=True)
+    for p in pts:
+        assert 0 <= p["x"] < 128 and 0 <= p["y"] < 96
+        assert np.hypot(p["x"] - hint["x"], p["y"] - hint["y"]) > 8
+        assert len(p["rgb"]) == 3
+
+
+def test_lineart_ops_without_a_model_say_so(engine):
+    with Client(engine.endpoint, timeout=60) as c:
+        info = c.info()
+        if any(m["mode"] == "lineart" for m in info["models"]):
+            pytest.skip("a line-art model is installed")
+        with pytest.raises(EngineReplyError) as err:
+            c.request("regions", image=encode(two_tone(), "gray8"), max_regions=5)
+        assert err.value.code == "unsupported" and "lineart" in str(err.value)

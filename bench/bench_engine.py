@@ -1,0 +1,139 @@
+"""Engine latency through the real protocol: `colorize` round trips vs the model's forward.
+
+    python bench/bench_engine.py [--sizes 512 1024 4096] [--repeats 7]
+
+Starts a real engine process on loopback, sends gray8 images with 20 hint points, and
+prints a markdown table: median round trip, median forward pass (as the engine reports it),
+the overhead (everything but the forward pass) and its share, and the engine's peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from chromahint_client import Client
+from chromahint_client.launcher import is_running
+from PIL import Image
+from skimage import data as skdata
+
+
+def free_endpoint() -> str:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
+
+
+def test_image(size: int) -> dict:
+    gray = Image.fromarray(skdata.camera()).resize((size, size), Image.BICUBIC)
+    return {"width": size, "height": size, "format": "gray8", "data": gray.tobytes()}
+
+
+def hint_points(size: int, n: int = 20, seed: int = 0) -> list[dict]:
+    rng = random.Random(seed)
+    return [
+        {
+            "x": rng.uniform(0, size - 1),
+            "y": rng.uniform(0, size - 1),
+            "rgb": [rng.randrange(256) for _ in range(3)],
+            "size": max(1, size // 128),
+        }
+        for _ in range(n)
+    ]
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[512, 1024, 4096])
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--device", default="auto")
+    args = ap.parse_args()
+
+    endpoint = free_endpoint()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "chromahint",
+            "--log-level",
+            "WARNING",
+            "serve",
+            "--endpoint",
+            endpoint,
+            "--device",
+            args.device,
+        ]
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while (info := is_running(endpoint)) is None:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise SystemExit("engine did not start")
+        model = next(m for m in info["models"] if m["mode"] == "photo")
+        rows = []
+        with Client(endpoint, timeout=600, retries=0) as c:
+            for size in args.sizes:
+                img, pts = test_image(size), hint_points(size)
+                c.colorize(img, pts)  # warm-up
+                totals, forwards = [], []
+                for _ in range(args.repeats):
+                    t0 = time.perf_counter()
+                    reply = c.colorize(img, pts)
+                    totals.append((time.perf_counter() - t0) * 1e3)
+                    forwards.append(reply["timing_ms"]["forward"])
+                total, fwd = statistics.median(totals), statistics.median(forwards)
+                rows.append((size, total, fwd, total - fwd))
+        peak = peak_rss_mib(proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+    print(
+        f"Machine: {cpu_name()}, {_cores()} cores; device {info['device']}; "
+        f"model {model['name']} (working size {model['working_size']}); "
+        f"Python {platform.python_version()}; {args.repeats} repeats, medians.\n"
+    )
+    print("| image | colorize round trip (ms) | forward (ms) | overhead (ms) | overhead share |")
+    print("|---|---|---|---|---|")
+    for size, total, fwd, over in rows:
+        print(
+            f"| {size}² gray8, 20 points | {total:.1f} | {fwd:.1f} | {over:.1f} | "
+            f"{100 * over / total:.1f}% |"
+        )
+    print(f"\nEngine peak resident memory over the run: {peak:.0f} MiB")
+    return 0
+
+
+def _cores() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
