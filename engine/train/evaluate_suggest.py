@@ -1,0 +1,95 @@
+"""Suggested hint locations vs random ones, on Zhang et al.'s photo protocol.
+
+    python -m chromahint.train.evaluate_suggest [--limit 200]
+
+For each validation image (256x256), hints are added one at a time: either where the
+engine's `suggest_points` says a hint helps most given the hints so far, or at Zhang et
+al.'s random locations. Each hint is a 6x6 patch holding the ground truth's mean ab there,
+as in the sweep. PSNR as in `evaluate_photo`, after N = 1, 3, 5, 10 hints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import time
+
+import numpy as np
+import torch
+from chromahint.models.base import Hint
+from chromahint.models.registry import load_models
+from chromahint.pipeline import Prepared
+from chromahint.suggest import suggest_points
+from chromahint.train.data import default_data_dir, read_tar_images
+from chromahint.train.evaluate_photo import PATCH, psnr, split_lab, sweep_hints
+
+COUNTS = (1, 3, 5, 10)
+
+
+def patch_hint(ab: np.ndarray, x: float, y: float) -> Hint:
+    _, h, w = ab.shape
+    x0 = int(np.clip(round(x - PATCH / 2), 0, w - PATCH))
+    y0 = int(np.clip(round(y - PATCH / 2), 0, h - PATCH))
+    a, b = ab[:, y0 : y0 + PATCH, x0 : x0 + PATCH].mean(axis=(1, 2))
+    return Hint(x=x0 + PATCH / 2, y=y0 + PATCH / 2, ab=(float(a), float(b)), size=PATCH)
+
+
+def suggested_run(model, rgb8: np.ndarray) -> dict[int, float]:
+    L, ab = split_lab(rgb8)
+    hints: list[Hint] = []
+    out = {}
+    for n in range(1, max(COUNTS) + 1):
+        pred = model.predict(L, hints)
+        prep = Prepared(L, L, L, pred, hints, 1.0, 1.0)
+        best = suggest_points(prep, 1)
+        if best:
+            hints.append(patch_hint(ab, best[0]["x"], best[0]["y"]))
+        if n in COUNTS:
+            out[n] = psnr(rgb8, L, model.predict(L, hints).ab)
+    return out
+
+
+def random_run(model, rgb8: np.ndarray, seed: int, index: int) -> dict[int, float]:
+    L, ab = split_lab(rgb8)
+    return {
+        n: psnr(
+            rgb8,
+            L,
+            model.predict(L, sweep_hints(ab, n, np.random.default_rng([seed, n, index]))).ab,
+        )
+        for n in COUNTS
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=pathlib.Path, default=default_data_dir())
+    ap.add_argument("--limit", type=int, default=200, help="first N validation images")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    model = load_models("cpu")["photo"]
+    images = [rgb for _, rgb in read_tar_images(args.data / "photos-val.tar", args.limit)]
+    t0 = time.perf_counter()
+    sug = {n: [] for n in COUNTS}
+    rnd = {n: [] for n in COUNTS}
+    for i, rgb8 in enumerate(images):
+        for n, v in suggested_run(model, rgb8).items():
+            sug[n].append(v)
+        for n, v in random_run(model, rgb8, args.seed, i).items():
+            rnd[n].append(v)
+    print(
+        f"PSNR (dB) on {len(images)} photos-val images, model `{model.name}`, "
+        f"{time.perf_counter() - t0:.0f} s:\n"
+    )
+    print("| hints placed | " + " | ".join(f"N={n}" for n in COUNTS) + " |")
+    print("|---|" + "---|" * len(COUNTS))
+    for name, table in (("suggest_points", sug), ("random (Zhang protocol)", rnd)):
+        print(f"| {name} | " + " | ".join(f"{np.mean(table[n]):.2f}" for n in COUNTS) + " |")
+    gain = [np.mean(sug[n]) - np.mean(rnd[n]) for n in COUNTS]
+    print("| gain | " + " | ".join(f"{g:+.2f}" for g in gain) + " |")
+
+
+if __name__ == "__main__":
+    main()
