@@ -181,7 +181,7 @@ def _extract(
         prev = [(x0 - 1, x1, rid) for x0, x1, rid in cur]
 
     img_w, img_h = image_size
-    min_weight = 255.0 * max(1.0, 0.05 * cell * cell)
+    min_weight = 255.0  # one opaque pixel's worth: less is brush dust
     points = []
     for (_, _), c in sorted(cells.items()):
         if c.w < min_weight:
