@@ -18,10 +18,11 @@ import sys
 import time
 from pathlib import Path
 
-from chromahint_client import Client
-from chromahint_client.launcher import is_running
 from PIL import Image
 from skimage import data as skdata
+
+from chromahint_client import Client
+from chromahint_client.launcher import is_running
 
 
 def free_endpoint() -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from chromahint_client.launcher import is_running
 
 REPO = Path(__file__).resolve().parents[1]

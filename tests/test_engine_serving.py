@@ -11,10 +11,11 @@ import threading
 
 import numpy as np
 import pytest
-from chromahint.color import rgb_to_lab
-from chromahint_client import Client, EngineNotRunning, EngineReplyError
 from conftest import free_endpoint, launch_engine
 from skimage import data as skdata
+
+from chromahint.color import rgb_to_lab
+from chromahint_client import Client, EngineNotRunning, EngineReplyError
 
 HINT_RED = (160, 40, 40)  # in gamut at the dark half's lightness
 HINT_BLUE = (120, 175, 235)  # in gamut at the light half's lightness

@@ -7,6 +7,7 @@ import math
 import msgpack
 import pytest
 import zmq
+
 from chromahint_client import Client, EngineReplyError
 
 
