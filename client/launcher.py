@@ -35,7 +35,12 @@ def start_engine(
 
     Detached engines outlive the plug-in that started them, so the next run finds them warm.
     """
-    argv = shlex.split(command, posix=os.name != "nt") + ["--endpoint", endpoint]
+    # Windows programs parse their own command line: hand it over as one string there.
+    argv: str | list[str] = (
+        f"{command} --endpoint {endpoint}"
+        if os.name == "nt"
+        else shlex.split(command) + ["--endpoint", endpoint]
+    )
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     kwargs: dict = {"stdout": log, "stderr": log, "stdin": subprocess.DEVNULL}
     if not detach:

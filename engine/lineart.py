@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from .imaging import Raster, alpha8, luminance, strip_rows
-from .pipeline import Point, Timer, resize_plane, working_shape
+from .models.base import Point
+from .pipeline import Timer, resize_plane, working_shape
 
 LINE_THRESHOLD = 0.5  # sketch intensity below this is a line pixel (region 0)
 

@@ -12,21 +12,11 @@ from PIL import Image
 
 from .color import rgb_to_lab
 from .imaging import Raster, alpha8, luminance, strip_rows
-from .models.base import Colorizer, GlobalHints, Hint, Prediction
+from .models.base import Colorizer, GlobalHints, Hint, Point, Prediction
 from .upsample import LayerRenderer, lab_to_srgb8
 
 MIN_WORKING_SIDE = 16
 SWATCH_MIN_DISTANCE = 12.0  # ab units: closer candidates count as the same colour
-
-
-@dataclass(frozen=True)
-class Point:
-    """A hint in image pixels: the square of side `size` centred on (x, y)."""
-
-    x: float
-    y: float
-    rgb: tuple[float, float, float]
-    size: float = 1.0
 
 
 @dataclass

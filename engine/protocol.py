@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .imaging import ImageError, Raster, decode
-from .models.base import GlobalHints
-from .pipeline import Point
+from .models.base import GlobalHints, Point
 
 VERSION = 1
 ENVELOPE = frozenset({"v", "op", "id"})

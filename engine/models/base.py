@@ -20,9 +20,13 @@ class Hint:
 
 
 @dataclass(frozen=True)
-class RegionHint:
-    region: int
+class Point:
+    """A hint as the protocol gives it, in image pixels: the square of side `size` at (x, y)."""
+
+    x: float
+    y: float
     rgb: tuple[float, float, float]
+    size: float = 1.0
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 import torch
+
 from chromahint.models.base import Hint
 from chromahint.models.registry import load_models
 from chromahint.pipeline import Prepared
