@@ -76,21 +76,30 @@ def to_working_hints(points: Sequence[Point], sx: float, sy: float) -> list[Hint
 
 
 def _distinct_top(cands: np.ndarray, weights: np.ndarray, k: int) -> list[tuple[np.ndarray, float]]:
-    """Greedy: most probable first; candidates near a chosen one add their mass to it."""
-    order = np.argsort(-weights)
-    chosen: list[list] = []
+    """Greedy, most probable first: candidates near a chosen one add their mass to it, and
+    the swatch is the mass-weighted mean of what it gathered (finer than one bin centre)."""
+    # Only the most probable candidates can matter; it keeps this cheap for many points.
+    order = np.argsort(-weights)[: max(8 * k, 32)]
+    seeds: list[np.ndarray] = []
+    mass: list[float] = []
+    moment: list[np.ndarray] = []
     for i in order:
-        if weights[i] <= 0:
+        w = float(weights[i])
+        if w <= 0:
             break
-        for c in chosen:
-            if np.hypot(*(cands[i] - c[0])) < SWATCH_MIN_DISTANCE:
-                c[1] += float(weights[i])
-                break
-        else:
-            if len(chosen) < k:
-                chosen.append([cands[i], float(weights[i])])
-    chosen.sort(key=lambda c: -c[1])
-    return [(c[0], c[1]) for c in chosen]
+        if seeds:
+            d = np.hypot(*(np.asarray(seeds) - cands[i]).T)
+            j = int(np.argmin(d))
+            if d[j] < SWATCH_MIN_DISTANCE:
+                mass[j] += w
+                moment[j] = moment[j] + w * cands[i]
+                continue
+        if len(seeds) < k:
+            seeds.append(cands[i])
+            mass.append(w)
+            moment.append(w * cands[i])
+    ranked = sorted(zip(moment, mass, strict=True), key=lambda c: -c[1])
+    return [(m / p, p) for m, p in ranked]
 
 
 def swatches_at(prep: Prepared, where: Sequence[tuple[float, float]], k: int) -> list[list[dict]]:

@@ -144,7 +144,9 @@ class Engine:
         P.check_fields(req, "regions", REGIONS_FIELDS)
         model = self._model({"mode": "lineart"})
         raster = P.parse_image(req.get("image"), self.limits)
-        max_regions = P.parse_count(req.get("max_regions"), "max_regions", model.max_regions)
+        max_regions = P.parse_count(
+            req.get("max_regions"), "max_regions", model.max_regions, default=model.max_regions
+        )
         timer = Timer()
         labels, order = lineart.regions(model, raster, max_regions, timer)
         image = {"width": raster.width, "height": raster.height, "format": "gray16"}

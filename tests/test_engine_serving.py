@@ -126,7 +126,8 @@ def test_swatches_op(engine):
         ps = [s["p"] for s in row]
         assert ps == sorted(ps, reverse=True)
         assert all(len(s["rgb"]) == 3 and all(0 <= v <= 255 for v in s["rgb"]) for s in row)
-    assert delta_e(rows[0][0]["rgb"], HINT_RED) <= 10.0
+    # The hint colour is among the suggestions at the hint (the hit-rate criterion).
+    assert min(delta_e(s["rgb"], HINT_RED) for s in rows[0]) <= 10.0, rows[0]
 
 
 def test_info_reports_models_device_limits(engine):

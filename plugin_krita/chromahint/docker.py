@@ -1,0 +1,331 @@
+"""The "Chromahint" docker: widgets that render the model's state and call its methods."""
+
+from __future__ import annotations
+
+from krita import DockWidget
+from PyQt5.QtCore import Qt, QTimer
+from PyQt5.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .kritadoc import REGION_TINTS
+from .model import LINEART, PHOTO, ChromahintModel
+from .regions import Region
+from .settings import Settings
+
+DOCKER_ID = "chromahint"
+REFRESH_MS = 1000  # layer lists have no change signal in Krita 5.1's API: look now and then
+SWATCH_SIZE = 30
+STATE_COLORS = {"ready": "#3cb043", "busy": "#e0a800", "offline": "#d9534f", "unknown": "#888888"}
+LEVEL_COLORS = {"info": "palette(text)", "warning": "#c77c02", "error": "#d9534f"}
+
+
+def _section(title: str) -> QLabel:
+    label = QLabel(title)
+    font = label.font()
+    font.setBold(True)
+    label.setFont(font)
+    return label
+
+
+def _line() -> QFrame:
+    line = QFrame()
+    line.setFrameShape(QFrame.HLine)
+    line.setFrameShadow(QFrame.Sunken)
+    return line
+
+
+class ChromahintPanel(QWidget):
+    def __init__(self, model: ChromahintModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.swatch_buttons: list[QToolButton] = []
+        self.region_buttons: list[QToolButton] = []
+        self._layer_rows: list[tuple[str, str]] = []
+        self._reference_rows: list = []
+        self._build()
+        self._connect()
+        self._refresh = QTimer(self)
+        self._refresh.setInterval(REFRESH_MS)
+        self._refresh.timeout.connect(self.refresh_layers)
+        self._refresh.start()
+        self._on_engine(model.engine_state, model.engine_text)
+        self._on_busy(False, "")
+
+    # -- layout ---------------------------------------------------------------------------
+    def _build(self) -> None:
+        root = QVBoxLayout(self)
+        root.setContentsMargins(6, 6, 6, 6)
+        root.setSpacing(6)
+
+        status = QHBoxLayout()
+        self.status_dot = QLabel("●")
+        self.status_label = QLabel()
+        self.status_label.setWordWrap(True)
+        self.status_label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        self.engine_button = QToolButton()
+        self.engine_button.setText("↻")
+        self.engine_button.setToolTip("Check the engine again")
+        status.addWidget(self.status_dot)
+        status.addWidget(self.status_label, 1)
+        status.addWidget(self.engine_button)
+        root.addLayout(status)
+
+        modes = QHBoxLayout()
+        self.mode_photo = QRadioButton("Photo")
+        self.mode_lineart = QRadioButton("Line art")
+        self.mode_photo.setChecked(True)
+        self.mode_group = QButtonGroup(self)
+        self.mode_group.addButton(self.mode_photo)
+        self.mode_group.addButton(self.mode_lineart)
+        modes.addWidget(QLabel("Mode:"))
+        modes.addWidget(self.mode_photo)
+        modes.addWidget(self.mode_lineart)
+        modes.addStretch(1)
+        root.addLayout(modes)
+
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+        self.source_combo = QComboBox()
+        self.source_combo.setToolTip("The layer to colorize (a photo or the line art)")
+        self.hints_combo = QComboBox()
+        self.hints_combo.setToolTip("Paint colour hints on this layer")
+        self.add_hints_button = QToolButton()
+        self.add_hints_button.setText("+")
+        self.add_hints_button.setToolTip("Add hint layer: a 'Hints' paint layer above the source")
+        hints_row = QHBoxLayout()
+        hints_row.addWidget(self.hints_combo, 1)
+        hints_row.addWidget(self.add_hints_button)
+        self.reference_combo = QComboBox()
+        self.reference_combo.setToolTip("Another document or layer whose colours to follow")
+        for combo in (self.source_combo, self.hints_combo, self.reference_combo):
+            combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(8)
+        form.addRow("Source:", self.source_combo)
+        form.addRow("Hints:", hints_row)
+        form.addRow("Reference:", self.reference_combo)
+        root.addLayout(form)
+
+        run = QHBoxLayout()
+        self.colorize_button = QPushButton("Colorize")
+        self.colorize_button.setDefault(True)
+        self.colorize_button.setToolTip("Colorize the source into the 'Colorized' layer")
+        self.cancel_button = QPushButton("Cancel")
+        self.live_check = QCheckBox("Live")
+        self.live_check.setToolTip("Colorize again after every change of the hint layer")
+        run.addWidget(self.colorize_button, 1)
+        run.addWidget(self.cancel_button)
+        run.addWidget(self.live_check)
+        root.addLayout(run)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)
+        self.progress.setTextVisible(False)
+        self.progress.setMaximumHeight(6)
+        root.addWidget(self.progress)
+
+        root.addWidget(_line())
+        root.addWidget(_section("Suggested colours"))
+        self.swatch_title = QLabel("Paint a hint to get suggestions.")
+        self.swatch_title.setWordWrap(True)
+        root.addWidget(self.swatch_title)
+        swatches = QHBoxLayout()
+        swatches.setSpacing(4)
+        for i in range(self.model.settings.swatch_count):
+            button = QToolButton()
+            button.setFixedSize(SWATCH_SIZE, SWATCH_SIZE)
+            button.setEnabled(False)
+            button.clicked.connect(lambda _=False, i=i: self._on_swatch(i))
+            self.swatch_buttons.append(button)
+            swatches.addWidget(button)
+        swatches.addStretch(1)
+        self.swatch_here_button = QToolButton()
+        self.swatch_here_button.setText("At selection")
+        self.swatch_here_button.setToolTip("Suggested colours at the centre of the selection")
+        swatches.addWidget(self.swatch_here_button)
+        root.addLayout(swatches)
+
+        root.addWidget(_line())
+        regions_head = QHBoxLayout()
+        regions_head.addWidget(_section("Regions (line art)"))
+        regions_head.addStretch(1)
+        self.regions_button = QToolButton()
+        self.regions_button.setText("Next regions")
+        self.regions_button.setToolTip("Number the regions that most need a colour")
+        regions_head.addWidget(self.regions_button)
+        root.addLayout(regions_head)
+        self.regions_row = QHBoxLayout()
+        self.regions_row.setSpacing(4)
+        self.regions_row.addStretch(1)
+        root.addLayout(self.regions_row)
+
+        root.addWidget(_line())
+        self.message_label = QLabel()
+        self.message_label.setWordWrap(True)
+        self.message_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        root.addWidget(self.message_label)
+        root.addStretch(1)
+
+    def _connect(self) -> None:
+        m = self.model
+        self.engine_button.clicked.connect(m.check_engine)
+        self.mode_photo.toggled.connect(lambda on: on and m.set_mode(PHOTO))
+        self.mode_lineart.toggled.connect(lambda on: on and m.set_mode(LINEART))
+        self.source_combo.activated.connect(lambda i: m.set_source(self.source_combo.itemData(i)))
+        self.hints_combo.activated.connect(lambda i: m.set_hint_layer(self.hints_combo.itemData(i)))
+        self.reference_combo.activated.connect(self._on_reference)
+        self.add_hints_button.clicked.connect(m.add_hint_layer)
+        self.colorize_button.clicked.connect(m.colorize)
+        self.cancel_button.clicked.connect(m.cancel)
+        self.live_check.toggled.connect(m.set_live)
+        self.swatch_here_button.clicked.connect(m.swatches_at_selection)
+        self.regions_button.clicked.connect(m.next_regions)
+        m.engine_changed.connect(self._on_engine)
+        m.busy_changed.connect(self._on_busy)
+        m.message_changed.connect(self._on_message)
+        m.layers_changed.connect(self.refresh_layers)
+        m.swatches_changed.connect(self._on_swatches)
+        m.regions_changed.connect(self._on_regions)
+        m.live_changed.connect(self._on_live)
+        m.mode_changed.connect(self._on_mode)
+
+    # -- model -> widgets -----------------------------------------------------------------
+    def refresh_layers(self) -> None:
+        if any(c.view().isVisible() for c in (self.source_combo, self.hints_combo)):
+            return  # never rebuild a list the artist is looking at
+        rows = self.model.layers()
+        source, hints = self.model.source(), self.model.hint_layer()
+        source_id = source.uniqueId().toString() if source is not None else None
+        hints_id = hints.uniqueId().toString() if hints is not None else None
+        if rows != self._layer_rows:
+            self._layer_rows = rows
+            for combo, empty in ((self.source_combo, "(no paint layer)"),
+                                 (self.hints_combo, "(none: add one with +)")):  # fmt: skip
+                combo.clear()
+                if combo is self.hints_combo or not rows:
+                    combo.addItem(empty, None)
+                for node_id, name in rows:
+                    combo.addItem(name, node_id)
+        self._select(self.source_combo, source_id)
+        self._select(self.hints_combo, hints_id)
+        self._refresh_references()
+
+    def _refresh_references(self) -> None:
+        if self.reference_combo.view().isVisible():
+            return
+        choices = self.model.reference_choices()
+        if choices != self._reference_rows:
+            self._reference_rows = choices
+            self.reference_combo.clear()
+            for label, key in choices:
+                self.reference_combo.addItem(label, key)
+        current = self.model.reference
+        index = next((i for i, (_, key) in enumerate(choices) if key == current), 0)
+        self.reference_combo.setCurrentIndex(index)
+
+    @staticmethod
+    def _select(combo: QComboBox, data: str | None) -> None:
+        index = combo.findData(data) if data is not None else 0
+        combo.setCurrentIndex(max(0, index))
+
+    def _on_reference(self, index: int) -> None:
+        key = self.reference_combo.itemData(index)
+        self.model.set_reference(tuple(key) if key else None)
+
+    def _on_engine(self, state: str, text: str) -> None:
+        color = STATE_COLORS.get(state, STATE_COLORS["unknown"])
+        self.status_dot.setStyleSheet(f"color: {color}; font-size: 14pt;")
+        self.status_label.setText(text)
+        self.status_label.setToolTip(text)
+
+    def _on_busy(self, busy: bool, what: str) -> None:
+        self.progress.setVisible(busy)
+        self.cancel_button.setEnabled(busy)
+
+    def _on_message(self, level: str, text: str) -> None:
+        self.message_label.setStyleSheet(f"color: {LEVEL_COLORS.get(level, 'palette(text)')};")
+        self.message_label.setText(text)
+
+    def _on_swatches(self, title: str, rows: list) -> None:
+        self.swatch_title.setText(title or "Paint a hint to get suggestions.")
+        for i, button in enumerate(self.swatch_buttons):
+            if i < len(rows):
+                (r, g, b), p = rows[i]
+                button.setStyleSheet(
+                    f"QToolButton {{ background: rgb({r},{g},{b}); border: 1px solid #444;"
+                    " border-radius: 4px; }"
+                )
+                button.setToolTip(f"#{r:02x}{g:02x}{b:02x} · {p:.0%} — click to paint with it")
+                button.setEnabled(True)
+            else:
+                button.setStyleSheet("")
+                button.setToolTip("")
+                button.setEnabled(False)
+            button.setVisible(i < len(rows) or not rows)  # empty slots only while none
+
+    def _on_swatch(self, index: int) -> None:
+        if index < len(self.model.swatches):
+            self.model.pick_swatch(self.model.swatches[index][0])
+
+    def _on_regions(self, regions: list[Region]) -> None:
+        for button in self.region_buttons:
+            self.regions_row.removeWidget(button)
+            button.deleteLater()
+        self.region_buttons = []
+        for i, region in enumerate(regions):
+            r, g, b = REGION_TINTS[(region.rank - 1) % len(REGION_TINTS)]
+            button = QToolButton()
+            button.setText(str(region.rank))
+            button.setFixedSize(SWATCH_SIZE, SWATCH_SIZE)
+            button.setStyleSheet(
+                f"QToolButton {{ background: rgb({r},{g},{b}); color: white; font-weight: bold;"
+                " border-radius: 4px; }"
+            )
+            button.setToolTip(f"Fill region {region.rank} with the foreground colour")
+            button.clicked.connect(lambda _=False, region=region: self.model.color_region(region))
+            self.region_buttons.append(button)
+            self.regions_row.insertWidget(i, button)
+
+    def _on_live(self, on: bool) -> None:
+        if self.live_check.isChecked() != on:
+            self.live_check.setChecked(on)
+
+    def _on_mode(self, mode: str) -> None:
+        (self.mode_photo if mode == PHOTO else self.mode_lineart).setChecked(True)
+        photo = mode == PHOTO
+        self.regions_button.setEnabled(not photo)
+        self.swatch_here_button.setEnabled(photo)
+        for button in self.swatch_buttons:
+            button.setVisible(photo)
+        if not photo:
+            self.swatch_title.setText("Suggested colours come from the photo model.")
+
+
+class ChromahintDocker(DockWidget):
+    def __init__(self) -> None:
+        super().__init__()
+        self.setWindowTitle("Chromahint")
+        settings, warning = Settings.load()
+        self.model = ChromahintModel(settings, self)
+        self.panel = ChromahintPanel(self.model)
+        self.panel._on_mode(self.model.mode)
+        self.setWidget(self.panel)
+        if warning:
+            self.model.say("warning", warning)
+        self.model.check_engine()
+
+    def canvasChanged(self, canvas) -> None:  # noqa: N802 (Krita's name)
+        view = canvas.view() if canvas is not None else None
+        self.model.set_document(view.document() if view is not None else None)

@@ -1,0 +1,158 @@
+"""Krita's raw pixel bytes <-> the engine's image messages, in pure Python (no numpy).
+
+Krita's `pixelData` is raw in the layer's colour space. For RGBA at integer depths the
+channels are stored B, G, R, A (U8, or U16 little-endian); GRAYA stores gray, alpha. Extended
+slice assignment on bytearrays moves whole channels at C speed, so the swaps and the
+8 <-> 16-bit changes here take milliseconds even for large images.
+
+Only "direct" colour spaces are handled here: RGBA/GRAYA, U8/U16, with the sRGB tone curve
+the engine expects. Everything else (floats, linear or wide-gamut profiles, CMYK, Lab) is
+converted by Krita's colour management first (see kritadoc.py).
+
+This module imports nothing from Krita or Qt so it can be tested anywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Profile names whose tone curve is sRGB's (what the engine's "sRGB-encoded" means).
+_SRGB_TRC_MARKERS = ("srgbtrc", "srgb built-in", "srgb iec61966")
+_SAMPLE_BYTES = {"U8": 1, "U16": 2, "F16": 2, "F32": 4}
+_CHANNELS = {"RGBA": 4, "GRAYA": 2, "CMYKA": 5, "LABA": 4, "XYZA": 4, "YCbCrA": 4, "A": 1}
+_SELECTED = bytes(1 if v >= 128 else 0 for v in range(256))
+_RUN = re.compile(rb"\x01+")
+
+
+@dataclass(frozen=True)
+class ColorSpace:
+    model: str  # Krita's colour model id: RGBA, GRAYA, CMYKA, ...
+    depth: str  # U8, U16, F16, F32
+    profile: str
+
+    @property
+    def sample_bytes(self) -> int:
+        return _SAMPLE_BYTES.get(self.depth, 4)
+
+    @property
+    def pixel_bytes(self) -> int:
+        return _CHANNELS.get(self.model, 4) * self.sample_bytes
+
+    @property
+    def srgb_trc(self) -> bool:
+        name = self.profile.lower()
+        return any(marker in name for marker in _SRGB_TRC_MARKERS)
+
+    @property
+    def direct(self) -> bool:
+        """Readable as sRGB-encoded BGRA by byte shuffling alone, without Krita converting it."""
+        return self.model in ("RGBA", "GRAYA") and self.depth in ("U8", "U16") and self.srgb_trc
+
+    @property
+    def writable(self) -> bool:
+        """The engine's rgba8 can be written into it by byte shuffling alone."""
+        return self.model == "RGBA" and self.direct
+
+    @property
+    def is_gray(self) -> bool:
+        return self.model == "GRAYA"
+
+
+# What Krita converts indirect colour spaces to before the bytes reach us (and from, after).
+SRGB_PROFILE = "sRGB-elle-V2-srgbtrc.icc"
+RGBA8_SRGB = ColorSpace("RGBA", "U8", SRGB_PROFILE)
+RGBA16_SRGB = ColorSpace("RGBA", "U16", SRGB_PROFILE)
+
+
+def swap_red_blue(data: bytes, sample_bytes: int) -> bytes:
+    """BGRA <-> RGBA (the swap is its own inverse), for 1- or 2-byte samples."""
+    out = bytearray(data)
+    step = 4 * sample_bytes
+    for k in range(sample_bytes):
+        out[k::step] = data[2 * sample_bytes + k :: step]
+        out[2 * sample_bytes + k :: step] = data[k::step]
+    return bytes(out)
+
+
+def gray_to_bgra(data: bytes, sample_bytes: int) -> bytes:
+    """GRAYA (gray, alpha) -> BGRA with the gray copied into all three colour channels."""
+    n = len(data) // (2 * sample_bytes)
+    out = bytearray(4 * sample_bytes * n)
+    step_in, step_out = 2 * sample_bytes, 4 * sample_bytes
+    for k in range(sample_bytes):
+        gray = data[k::step_in]
+        for channel in range(3):
+            out[channel * sample_bytes + k :: step_out] = gray
+        out[3 * sample_bytes + k :: step_out] = data[sample_bytes + k :: step_in]
+    return bytes(out)
+
+
+def to_bgra(data: bytes, space: ColorSpace) -> bytes:
+    """A direct colour space's bytes as BGRA at the same depth."""
+    if not space.direct:
+        raise ValueError(f"{space} needs Krita's colour conversion first")
+    return gray_to_bgra(data, space.sample_bytes) if space.is_gray else data
+
+
+def bgra16_to_8(data: bytes) -> bytes:
+    """16-bit little-endian samples -> 8 bits, keeping the high byte."""
+    return data[1::2]
+
+
+def is_opaque(bgra: bytes, sample_bytes: int) -> bool:
+    """True when no pixel has alpha below full (the high byte decides for 16 bits)."""
+    step = 4 * sample_bytes
+    alpha = bgra[step - 1 :: step]
+    return not alpha.translate(None, b"\xff")
+
+
+def image_message(bgra: bytes, width: int, height: int, sample_bytes: int) -> dict:
+    """The engine's image map for BGRA bytes (rgba8 or rgba16, little-endian)."""
+    fmt = "rgba8" if sample_bytes == 1 else "rgba16"
+    return {
+        "width": width,
+        "height": height,
+        "format": fmt,
+        "data": swap_red_blue(bgra, sample_bytes),
+    }
+
+
+def rgba8_to_bgra(data: bytes, sample_bytes: int) -> bytes:
+    """The engine's rgba8 -> BGRA at 8 or 16 bits (v * 257, so 255 stays full scale)."""
+    bgra8 = swap_red_blue(data, 1)
+    if sample_bytes == 1:
+        return bgra8
+    out = bytearray(2 * len(bgra8))
+    out[0::2] = bgra8
+    out[1::2] = bgra8
+    return bytes(out)
+
+
+def rgba8_for(data: bytes, space: ColorSpace) -> bytes:
+    """The engine's rgba8 as raw bytes of a writable colour space (RGBA U8/U16, sRGB)."""
+    if not space.writable:
+        raise ValueError(f"{space} needs Krita's colour conversion to be written")
+    return rgba8_to_bgra(data, space.sample_bytes)
+
+
+def selected_spans(mask: bytes, width: int, height: int) -> list[tuple[int, int, int]]:
+    """(row, x0, x1) runs where an 8-bit selection mask is at least half selected."""
+    flags = mask.translate(_SELECTED)
+    spans = []
+    for y in range(height):
+        row = flags[y * width : (y + 1) * width]
+        spans += [(y, m.start(), m.end()) for m in _RUN.finditer(row)]
+    return spans
+
+
+def merge_spans(
+    new: bytes, old: bytes, spans: list[tuple[int, int, int]], width: int, pixel_bytes: int
+) -> bytes:
+    """`old` with the pixels of `new` copied in over the given (row, x0, x1) spans."""
+    out = bytearray(old)
+    stride = width * pixel_bytes
+    for y, x0, x1 in spans:
+        a, b = y * stride + x0 * pixel_bytes, y * stride + x1 * pixel_bytes
+        out[a:b] = new[a:b]
+    return bytes(out)

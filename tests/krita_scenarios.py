@@ -1,0 +1,536 @@
+"""Scenarios that run inside a real Krita (via tests/krita_driver.py) for test_krita_plugin.
+
+Runs in Krita's Python (the system python3), so: standard library, PyQt5 and krita only.
+The docker is driven through its own widgets (buttons clicked, check boxes toggled, combo
+items activated); hint strokes are painted with setPixelData, which is what a brush leaves
+on the layer. CHROMAHINT_SCENARIO picks "main" or "autostart".
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import struct
+import threading
+import time
+
+from krita import Krita, Selection
+from PyQt5.QtCore import QByteArray, QTimer
+
+W, H = 256, 192
+# Flat grey regions of the source photo: (x0, y0, x1, y1, grey).
+REGIONS = [(0, 0, 128, 136, 110), (128, 0, 256, 136, 150), (0, 136, 256, 192, 90)]
+# Hint blobs: centre, half size, sRGB colour (lightness near the grey under them).
+BLOB_A = ((64, 64), 18, (190, 60, 60))
+BLOB_B = ((192, 64), 18, (100, 145, 225))
+BLOB_C = ((128, 166), 14, (50, 105, 40))
+BLOB_B2 = ((192, 64), 18, (200, 160, 40))
+MAX_DELTA_E = 10.0
+MAX_DELTA_L = 2.0
+
+
+# -- colour maths (sRGB 0-255 -> CIELAB, D65) ------------------------------------------------
+def _linear(c: float) -> float:
+    c /= 255.0
+    return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+
+def _encode(v: float) -> float:
+    v = min(1.0, max(0.0, v))
+    return 255.0 * (12.92 * v if v <= 0.0031308 else 1.055 * v ** (1 / 2.4) - 0.055)
+
+
+def lab(rgb: tuple[float, float, float]) -> tuple[float, float, float]:
+    r, g, b = (_linear(c) for c in rgb)
+    x = (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047
+    y = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    z = (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883
+
+    def f(t: float) -> float:
+        return t ** (1 / 3) if t > 0.008856 else 7.787 * t + 16 / 116
+
+    return 116 * f(y) - 16, 500 * (f(x) - f(y)), 200 * (f(y) - f(z))
+
+
+def chroma_distance(a: tuple, b: tuple) -> float:
+    """ΔE_ab between two colours' chroma (a*, b*): the engine keeps the source's lightness."""
+    la, lb = lab(a), lab(b)
+    return math.hypot(la[1] - lb[1], la[2] - lb[2])
+
+
+# -- pixels in a document's format ------------------------------------------------------------
+def pack(rgba: tuple[int, int, int, int], depth: str, model: str = "RGBA") -> bytes:
+    r, g, b, a = rgba
+    if model == "GRAYA":
+        return bytes([r, a]) if depth == "U8" else struct.pack("<2H", r * 257, a * 257)
+    if depth == "U8":
+        return bytes([b, g, r, a])
+    if depth == "U16":
+        return struct.pack("<4H", b * 257, g * 257, r * 257, a * 257)
+    lin = [_linear(c) for c in (r, g, b)]  # float documents here use a linear profile
+    return struct.pack("<4f", *lin, a / 255.0)
+
+
+def unpack(data: bytes, depth: str) -> tuple[float, float, float, float]:
+    if depth == "U8":
+        b, g, r, a = data[:4]
+        return r, g, b, a
+    if depth == "U16":
+        b, g, r, a = struct.unpack("<4H", data[:8])
+        return r / 257, g / 257, b / 257, a / 257
+    r, g, b, a = struct.unpack("<4f", data[:16])
+    return _encode(r), _encode(g), _encode(b), a * 255
+
+
+def fill(node, rect: tuple[int, int, int, int], rgba, depth: str, model: str = "RGBA") -> None:
+    x0, y0, x1, y1 = rect
+    px = pack(rgba, depth, model)
+    node.setPixelData(QByteArray(px * ((x1 - x0) * (y1 - y0))), x0, y0, x1 - x0, y1 - y0)
+
+
+def paint_blob(node, blob, depth: str, model: str = "RGBA") -> None:
+    (cx, cy), r, rgb = blob
+    fill(node, (cx - r, cy - r, cx + r, cy + r), (*rgb, 255), depth, model)
+
+
+def pixel(node, x: int, y: int) -> tuple[float, float, float, float]:
+    return unpack(bytes(node.pixelData(x, y, 1, 1)), node.colorDepth())
+
+
+def grey_at(x: int, y: int) -> int:
+    return next(g for x0, y0, x1, y1, g in REGIONS if x0 <= x < x1 and y0 <= y < y1)
+
+
+# -- Krita helpers ----------------------------------------------------------------------------
+class Recorder:
+    """Collects what the model reports, so steps can wait for it."""
+
+    def __init__(self, model) -> None:
+        self.results: list[dict] = []
+        self.messages: list[tuple[str, str]] = []
+        model.result_written.connect(self.results.append)
+        model.message_changed.connect(lambda level, text: self.messages.append((level, text)))
+
+    def last_message(self) -> tuple[str, str]:
+        return self.messages[-1] if self.messages else ("", "")
+
+
+def names(doc) -> list[str]:
+    return [n.name() for n in doc.rootNode().childNodes()]  # bottom first
+
+
+def new_document(app, name: str, depth: str, profile: str = "", model: str = "RGBA"):
+    doc = app.createDocument(W, H, name, model, depth, profile, 72.0)
+    app.activeWindow().addView(doc)
+    return doc
+
+
+def paint_source(doc, depth: str, model: str = "RGBA"):
+    bg = doc.rootNode().childNodes()[0]
+    for x0, y0, x1, y1, grey in REGIONS:
+        fill(bg, (x0, y0, x1, y1), (grey, grey, grey, 255), depth, model)
+    doc.refreshProjection()
+    return bg
+
+
+def chroma_checks(ctx, prefix: str, result_node, blobs) -> None:
+    for label, blob in blobs:
+        (cx, cy), _, rgb = blob
+        got = pixel(result_node, cx, cy)
+        grey = grey_at(cx, cy)
+        d_l = abs(lab(got[:3])[0] - lab((grey,) * 3)[0])
+        d_e = chroma_distance(got[:3], rgb)
+        detail = {
+            "got": [round(v) for v in got],
+            "hint": rgb,
+            "dE": round(d_e, 2),
+            "dL": round(d_l, 2),
+        }
+        ctx.check(f"{prefix}.lightness_{label}", d_l <= MAX_DELTA_L, detail)
+        ctx.check(f"{prefix}.chroma_{label}", d_e <= MAX_DELTA_E, detail)
+
+
+def wait_idle(model, rec: Recorder, count: int):
+    def idle_with_result() -> bool:
+        return not model.busy and len(rec.results) >= count
+
+    return idle_with_result
+
+
+def wait_message(model, rec: Recorder, count: int):
+    def idle_with_message() -> bool:
+        return not model.busy and len(rec.messages) >= count
+
+    return idle_with_message
+
+
+def within(predicate, seconds: float = 5.0):
+    """A wait that ends when `predicate` holds or after `seconds`; the check that follows
+    then reports what it sees (a plain predicate would fail the whole run on a timeout)."""
+    deadline = time.monotonic() + seconds
+
+    def settled() -> bool:
+        return predicate() or time.monotonic() > deadline
+
+    return settled
+
+
+def find_docker(app):
+    return next((d for d in app.dockers() if d.objectName() == "chromahint"), None)
+
+
+# -- the main scenario ------------------------------------------------------------------------
+class Session:
+    """What every flow uses: Krita, the docker's model and widgets, and a recorder."""
+
+    def __init__(self, ctx, docker) -> None:
+        self.app = Krita.instance()
+        self.window = self.app.activeWindow()
+        self.docker, self.model, self.panel = docker, docker.model, docker.panel
+        self.rec = Recorder(self.model)
+        ctx.results["messages"] = self.rec.messages  # the docker's messages, for failures
+
+    def is_current(self, name: str):
+        def document_is_current() -> bool:
+            doc = self.model.document()
+            return doc is not None and doc.name() == name
+
+        return document_is_current
+
+    def colorize(self):
+        """Click Colorize and wait for its result (and the swatches that follow it)."""
+        count = len(self.rec.results)
+        self.panel.colorize_button.click()
+        yield wait_idle(self.model, self.rec, count + 1)
+
+    def undo(self):
+        self.app.action("edit_undo").trigger()
+
+
+def prepared(s: Session, name: str, depth: str, profile: str = "", model: str = "RGBA"):
+    """A new document with the grey source, a Hints layer (added by the docker's button)
+    and hint blobs A and B on it; the docker follows it. Returns the document."""
+    doc = new_document(s.app, name, depth, profile, model)
+    yield 600
+    paint_source(doc, depth, model)
+    yield s.is_current(name)
+    s.panel.add_hints_button.click()
+    yield within(lambda: doc.nodeByName("Hints") is not None)
+    for blob in (BLOB_A, BLOB_B):
+        paint_blob(doc.nodeByName("Hints"), blob, depth, model)
+    return doc
+
+
+def main(ctx):
+    app = Krita.instance()
+    docker = find_docker(app)
+    ctx.check("docker_loaded", docker is not None, [d.objectName() for d in app.dockers()])
+    if docker is None:
+        return
+    docker.setVisible(True)
+    docker.raise_()
+    s = Session(ctx, docker)
+    doc = yield from rgba8_flow(ctx, s)
+    yield from live_flow(ctx, s, doc)
+    yield from selection_flow(ctx, s, doc)
+    yield from reference_flow(ctx, s)
+    yield from other_models_flow(ctx, s)
+    yield from lineart_flow(ctx, s)
+    errors = [m for m in s.rec.messages if m[0] == "error"]
+    ctx.check("no_errors_in_docker", not errors, errors)
+
+
+def rgba8_flow(ctx, s: Session):
+    """8-bit RGBA: hint layer, Colorize, swatches, screenshot, undo and redo."""
+    doc = new_document(s.app, "rgba8", "U8")
+    yield 600
+    paint_source(doc, "U8")
+    yield s.is_current("rgba8")
+    source = s.model.source()
+    ctx.check("u8.source_default", source is not None and source.name() == "Background")
+    s.panel.add_hints_button.click()
+    yield within(lambda: doc.nodeByName("Hints") is not None)
+    hints = doc.nodeByName("Hints")
+    ctx.check("u8.hint_layer_added", hints is not None, names(doc))
+    ctx.check("u8.hint_layer_above_source", names(doc) == ["Background", "Hints"], names(doc))
+    paint_blob(hints, BLOB_A, "U8")
+    paint_blob(hints, BLOB_B, "U8")
+    s.panel.colorize_button.click()
+    ctx.check("u8.busy_while_running", s.model.busy and s.panel.cancel_button.isEnabled())
+    yield wait_idle(s.model, s.rec, 1)
+    result = doc.nodeByName("Colorized")
+    ctx.check("u8.colorized_created", result is not None, names(doc))
+    ctx.check(
+        "u8.colorized_above_source", names(doc)[:2] == ["Background", "Colorized"], names(doc)
+    )
+    chroma_checks(ctx, "u8", result, [("a", BLOB_A), ("b", BLOB_B)])
+    ctx.results["u8_first_result"] = s.rec.results[-1]
+
+    # Swatches for the last hint: clicking one sets Krita's foreground colour.
+    ctx.check("u8.swatches_shown", bool(s.model.swatches), [s.model.swatch_title, s.rec.messages])
+    if s.model.swatches:
+        ctx.check("u8.swatch_button_enabled", s.panel.swatch_buttons[0].isEnabled())
+        s.panel.swatch_buttons[0].click()
+        yield 200
+        view = s.window.activeView()
+        fg = view.foregroundColor().colorForCanvas(view.canvas())
+        want = s.model.swatches[0][0]
+        got = (fg.red(), fg.green(), fg.blue())
+        ok = all(abs(g - w) <= 1 for g, w in zip(got, want, strict=True))
+        ctx.check("u8.swatch_sets_foreground", ok, {"fg": got, "swatch": want})
+
+    # Screenshots of the docker and of the window around it, for review.
+    yield 300
+    if ctx.artifacts:
+        s.docker.grab().save(os.path.join(ctx.artifacts, "krita_docker.png"))
+        s.window.qwindow().grab().save(os.path.join(ctx.artifacts, "krita_window.png"))
+
+    s.undo()
+    yield within(lambda: doc.nodeByName("Colorized") is None)
+    ctx.check("u8.undo_removes_result", doc.nodeByName("Colorized") is None, names(doc))
+    s.app.action("edit_redo").trigger()
+    yield within(lambda: doc.nodeByName("Colorized") is not None)
+    ctx.check("u8.redo_restores_result", doc.nodeByName("Colorized") is not None, names(doc))
+    return doc
+
+
+def live_flow(ctx, s: Session, doc):
+    """Live mode: a new hint stroke re-colorizes by itself, in place."""
+    count = len(s.rec.results)
+    s.panel.live_check.setChecked(True)
+    yield wait_idle(s.model, s.rec, count + 1)
+    count = len(s.rec.results)
+    paint_blob(doc.nodeByName("Hints"), BLOB_C, "U8")
+    started = time.monotonic()
+    yield lambda: len(s.rec.results) > count  # the stroke's result, before its swatches
+    ctx.results["live_latency_s"] = round(time.monotonic() - started, 3)
+    yield wait_idle(s.model, s.rec, count + 1)
+    live = s.rec.results[-1]
+    ctx.check("live.result_is_live", live.get("live") is True, live)
+    chroma_checks(ctx, "live", doc.nodeByName("Colorized"), [("c", BLOB_C), ("a", BLOB_A)])
+    s.panel.live_check.setChecked(False)
+    ctx.check("live.turned_off", not s.model.live)
+    yield 200
+
+
+def selection_flow(ctx, s: Session, doc):
+    """A re-run limited to the selected right half; undo; swatches at the selection."""
+    before_a = pixel(doc.nodeByName("Colorized"), 64, 64)
+    paint_blob(doc.nodeByName("Hints"), BLOB_B2, "U8")
+    sel = Selection()
+    sel.select(128, 0, 128, 136, 255)
+    doc.setSelection(sel)
+    yield 200
+    yield from s.colorize()
+    result = doc.nodeByName("Colorized")
+    after_a = pixel(result, 64, 64)
+    ctx.check("sel.outside_unchanged", before_a == after_a, {"before": before_a, "after": after_a})
+    chroma_checks(ctx, "sel", result, [("b2", BLOB_B2)])
+    r = s.rec.results[-1]["rect"]
+    ctx.check("sel.rect", (r.x, r.y, r.w, r.h) == (128, 0, 128, 136), repr(r))
+    s.undo()  # this run replaced the layer: undo removes it ...
+    yield within(lambda: doc.nodeByName("Colorized") is None)
+    ctx.check("sel.undo_removes_result", doc.nodeByName("Colorized") is None, names(doc))
+    s.undo()  # ... and undo again brings the previous result back
+    yield within(lambda: doc.nodeByName("Colorized") is not None)
+    previous = doc.nodeByName("Colorized")
+    ok = previous is not None and chroma_distance(pixel(previous, 192, 64)[:3], BLOB_B[2]) <= 10
+    ctx.check("sel.second_undo_restores_previous", ok, names(doc))
+    s.panel.swatch_here_button.click()  # the selection's centre is (192, 68)
+    yield lambda: not s.model.busy
+    ok = s.model.swatch_title == "At (192, 68)" and bool(s.model.swatches)
+    ctx.check("sel.swatches_at_selection", ok, [s.model.swatch_title, s.model.swatches])
+    doc.setSelection(Selection())
+    yield 200
+
+
+def reference_flow(ctx, s: Session):
+    """A reference image: today's engine does not take one; the docker says so, clearly."""
+    combo = s.panel.reference_combo
+    choices = [combo.itemData(i) for i in range(combo.count())]
+    layer_ref = next((i for i, key in enumerate(choices) if key and key[0] == "layer"), None)
+    ctx.check("ref.choices_listed", layer_ref is not None, choices)
+    if layer_ref is None:
+        return
+    combo.activated.emit(layer_ref)
+    ctx.check("ref.selected", s.model.reference is not None)
+    count, msgs = len(s.rec.results), len(s.rec.messages)
+    s.panel.colorize_button.click()
+    yield wait_message(s.model, s.rec, msgs + 1)
+    level, text = s.rec.last_message()
+    ctx.results["reference_message"] = [level, text]
+    if len(s.rec.results) > count:  # an engine that takes references colorizes
+        ctx.check("ref.colorized_with_reference", True, text)
+    else:
+        ok = level == "warning" and "reference" in text and "turned off" in text
+        ctx.check("ref.unsupported_message", ok, [level, text])
+        ctx.check("ref.reset", s.model.reference is None)
+
+
+def other_models_flow(ctx, s: Session):
+    """16-bit integer, 32-bit float (linear profile: Krita converts) and grayscale."""
+    doc16 = yield from prepared(s, "rgba16", "U16", "sRGB-elle-V2-srgbtrc.icc")
+    yield from s.colorize()
+    result16 = doc16.nodeByName("Colorized")
+    ctx.check("u16.colorized_created", result16 is not None, names(doc16))
+    if result16 is not None:
+        ctx.check("u16.depth", result16.colorDepth() == "U16", result16.colorDepth())
+        chroma_checks(ctx, "u16", result16, [("a", BLOB_A), ("b", BLOB_B)])
+    s.undo()
+    yield within(lambda: doc16.nodeByName("Colorized") is None)
+    ctx.check("u16.undo_removes_result", doc16.nodeByName("Colorized") is None, names(doc16))
+
+    docf = yield from prepared(s, "rgbaf32", "F32")  # Krita's default float profile: linear
+    yield from s.colorize()
+    resultf = docf.nodeByName("Colorized")
+    ctx.check("f32.colorized_created", resultf is not None, names(docf))
+    if resultf is not None:
+        ctx.check("f32.depth", resultf.colorDepth() == "F32", resultf.colorDepth())
+        chroma_checks(ctx, "f32", resultf, [("a", BLOB_A), ("b", BLOB_B)])
+
+    docg = yield from prepared(s, "gray8", "U8", "", "GRAYA")  # grey hints: lightness only
+    yield from s.colorize()
+    ctx.check("gray.converted_to_rgb", docg.colorModel() == "RGBA", docg.colorModel())
+    ctx.check("gray.colorized_created", docg.nodeByName("Colorized") is not None, names(docg))
+    ctx.check("gray.message", "converted" in s.rec.last_message()[1], s.rec.last_message())
+
+
+def lineart_flow(ctx, s: Session):
+    """Regions and line-art colorizing; an engine without a line-art model says so."""
+    doc = new_document(s.app, "lineart", "U8")
+    yield 600
+    line = doc.createNode("Line art", "paintlayer")
+    for x0, y0, x1, y1 in ((20, 20, 120, 170), (140, 30, 236, 120)):
+        edges = (
+            (x0, y0, x1, y0 + 3),
+            (x0, y1 - 3, x1, y1),
+            (x0, y0, x0 + 3, y1),
+            (x1 - 3, y0, x1, y1),
+        )
+        for rect in edges:
+            fill(line, rect, (0, 0, 0, 255), "U8")
+    doc.rootNode().addChildNode(line, None)
+    yield s.is_current("lineart")
+    s.panel.mode_lineart.setChecked(True)
+    yield 200
+    ctx.check("lineart.mode", s.model.mode == "lineart")
+    source = s.model.source()
+    ctx.check("lineart.source_default", source is not None and source.name() == "Line art")
+
+    def lines_on_top() -> bool:
+        layers = names(doc)
+        return "Colorized" in layers and layers.index("Colorized") < layers.index("Line art")
+
+    msgs = len(s.rec.messages)
+    s.panel.regions_button.click()
+    yield wait_message(s.model, s.rec, msgs + 1)
+    has_lineart = "lineart" in s.model.engine_models
+    level, text = s.rec.last_message()
+    ctx.results["regions_message"] = [level, text, s.model.engine_models]
+    if not has_lineart:
+        ok = level == "warning" and "cannot suggest regions" in text and "lineart" in text
+        ctx.check("regions.unsupported_message", ok, [level, text])
+    else:
+        ctx.check("regions.overlay", doc.nodeByName("Chromahint regions") is not None, names(doc))
+        ctx.check("regions.buttons", len(s.panel.region_buttons) > 0, len(s.panel.region_buttons))
+        ranks = [r.rank for r in s.model.regions]
+        ctx.check("regions.numbered", ranks[:1] == [1], ranks)
+        if ctx.artifacts:
+            yield 300
+            s.window.qwindow().grab().save(os.path.join(ctx.artifacts, "krita_regions.png"))
+        if s.panel.region_buttons:
+            s.model.pick_swatch((220, 180, 60))  # the foreground colour fills the region
+            count, msgs = len(s.rec.results), len(s.rec.messages)
+            s.panel.region_buttons[0].click()
+            yield wait_message(s.model, s.rec, msgs + 1)
+            level, text = s.rec.last_message()
+            ok = len(s.rec.results) > count and level == "info" and "Colorized" in text
+            ctx.check("regions.colour_applied", ok, [level, text])
+            ctx.check("regions.colorized_below_lines", lines_on_top(), names(doc))
+
+    s.panel.add_hints_button.click()
+    yield within(lambda: doc.nodeByName("Hints") is not None)
+    paint_blob(doc.nodeByName("Hints"), ((70, 95), 12, (220, 180, 60)), "U8")
+    count, msgs = len(s.rec.results), len(s.rec.messages)
+    s.panel.colorize_button.click()
+    yield wait_message(s.model, s.rec, msgs + 1)
+    level, text = s.rec.last_message()
+    ctx.results["lineart_colorize_message"] = [level, text]
+    if has_lineart:
+        ok = len(s.rec.results) > count and lines_on_top()
+        ctx.check("lineart.colorized_below_lines", ok, names(doc))
+    else:
+        ok = level == "warning" and "line-art" in text and "lineart" in text
+        ctx.check("lineart.unsupported_message", ok, [level, text])
+
+
+# -- engine start-up and cancel ---------------------------------------------------------------
+def autostart(ctx):
+    """Nothing answers at the configured endpoint: the first run starts the engine."""
+    app = Krita.instance()
+    docker = find_docker(app)
+    ctx.check("docker_loaded", docker is not None)
+    if docker is None:
+        return
+    model, panel = docker.model, docker.panel
+    rec = Recorder(model)
+    ctx.timeout_s = 150
+    yield lambda: model.engine_state == "offline"
+    ctx.check("status_offline_before", "not running" in model.engine_text, model.engine_text)
+    doc = new_document(app, "autostart", "U8")
+    yield 600
+    paint_source(doc, "U8")
+    yield lambda: model.document() is not None
+    panel.add_hints_button.click()
+    yield within(lambda: doc.nodeByName("Hints") is not None)
+    paint_blob(doc.nodeByName("Hints"), BLOB_A, "U8")
+    # The GUI must stay responsive while the engine starts and works: measure timer gaps.
+    gaps: list[float] = []
+    last = [time.monotonic()]
+
+    def tick() -> None:
+        now = time.monotonic()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    ticker = QTimer()
+    ticker.timeout.connect(tick)
+    ticker.start(20)
+    panel.colorize_button.click()
+    yield wait_idle(model, rec, 1)
+    ticker.stop()
+    ctx.results["max_gui_gap_s"] = round(max(gaps), 3) if gaps else None
+    ctx.check("gui_responsive", bool(gaps) and max(gaps) < 0.5, ctx.results["max_gui_gap_s"])
+    ctx.check("engine_started_and_colorized", doc.nodeByName("Colorized") is not None, names(doc))
+    ctx.check("status_ready_after", model.engine_state == "ready", model.engine_text)
+    chroma_checks(ctx, "autostart", doc.nodeByName("Colorized"), [("a", BLOB_A)])
+
+    # Cancel: the docker is free at once, and the late reply never lands in the document.
+    big = app.createDocument(2400, 1800, "big", "RGBA", "U8", "", 72.0)
+    window = app.activeWindow()
+    window.addView(big)
+    yield 600
+    yield lambda: model.document() is not None and model.document().name() == "big"
+    panel.add_hints_button.click()
+    yield within(lambda: big.nodeByName("Hints") is not None)
+    paint_blob(big.nodeByName("Hints"), BLOB_A, "U8")
+    count = len(rec.results)
+    panel.colorize_button.click()
+    yield 100
+    ctx.check("cancel.was_busy", model.busy)
+    panel.cancel_button.click()
+    ctx.check("cancel.idle_at_once", not model.busy and not panel.cancel_button.isEnabled())
+    ctx.check("cancel.message", rec.last_message()[1] == "Cancelled.", rec.last_message())
+    # Wait until the abandoned request's thread got its reply (or gave up), then look.
+    yield lambda: not any(t.name.startswith("chromahint-colorize") for t in threading.enumerate())
+    ctx.check(
+        "cancel.stale_reply_dropped",
+        big.nodeByName("Colorized") is None and len(rec.results) == count,
+        names(big),
+    )
+    ctx.results["engine_text"] = model.engine_text
+
+
+def steps(ctx):
+    name = os.environ.get("CHROMAHINT_SCENARIO", "main")
+    yield from {"main": main, "autostart": autostart}[name](ctx)
