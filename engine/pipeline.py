@@ -137,6 +137,7 @@ def predict(
     points: Sequence[Point],
     global_hints: GlobalHints | None,
     timer: Timer,
+    with_probs: bool = True,
 ) -> Prepared:
     L_full, Y_full = luminance(raster)
     timer.lap("decode")
@@ -145,7 +146,7 @@ def predict(
     sx, sy = ww / raster.width, wh / raster.height
     hints = to_working_hints(points, sx, sy)
     timer.lap("resize")
-    pred = model.predict(L_work, hints, global_hints)
+    pred = model.predict(L_work, hints, global_hints, with_probs=with_probs)
     timer.lap("forward")
     return Prepared(L_full, Y_full, L_work, pred, hints, sx, sy)
 
@@ -171,7 +172,7 @@ def colorize(
     global_hints: GlobalHints | None = None,
 ) -> Result:
     timer = Timer()
-    prep = predict(model, raster, points, global_hints, timer)
+    prep = predict(model, raster, points, global_hints, timer, with_probs=swatch_k > 0)
     layer = render_layer(raster, prep)
     timer.lap("upsample")
     swatches = swatches_at(prep, [(p.x, p.y) for p in points], swatch_k) if swatch_k else []

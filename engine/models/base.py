@@ -62,6 +62,11 @@ class Colorizer(Protocol):
         L: np.ndarray,
         hints: Sequence[Hint],
         global_hints: GlobalHints | None = None,
+        *,
+        with_probs: bool = True,
     ) -> Prediction:
-        """L: (H, W) float32 CIELAB lightness in [0, 100] at working resolution."""
+        """L: (H, W) float32 CIELAB lightness in [0, 100] at working resolution.
+
+        `with_probs=False` lets a model skip the colour distribution when no one needs it.
+        """
         ...

@@ -65,7 +65,12 @@ class LevinColorizer:
     working_size = 256
 
     def predict(
-        self, L: np.ndarray, hints: Sequence[Hint], global_hints: GlobalHints | None = None
+        self,
+        L: np.ndarray,
+        hints: Sequence[Hint],
+        global_hints: GlobalHints | None = None,
+        *,
+        with_probs: bool = True,
     ) -> Prediction:
         t0 = time.perf_counter()
         h, w = L.shape
