@@ -6,6 +6,7 @@ import functools
 
 import numpy as np
 import torch
+
 from chromahint.models.lab_torch import lab_to_linear_rgb
 
 GRID_STEP = 10.0

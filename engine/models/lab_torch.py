@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+
 from chromahint.color import RGB_TO_XYZ, WHITE_D65, XYZ_TO_RGB
 
 _EPS = 0.008856

@@ -10,6 +10,7 @@ resolution and (2) logits over the quantized ab bins at stride 4 (the swatch sou
 
 from __future__ import annotations
 
+import copy
 import math
 import pathlib
 import time
@@ -18,12 +19,14 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
+
 from chromahint.color import rgb_to_lab
 from chromahint.models.ab_bins import gamut_bins, histogram
 from chromahint.models.base import GlobalHints, Hint, Prediction
 from chromahint.models.effnet_lite import TAP_CHANNELS, LiteEncoder
 from chromahint.models.hint_fill import push_pull
-from torch import nn
 
 NAME = "photo-net-v1"
 STRIDE = 32
@@ -69,12 +72,13 @@ class PhotoNet(nn.Module):
         self.lat32 = conv_bn(e32, 128, kernel=1)
         self.fuse16 = conv_bn(e16 + 128 + 64, 128, kernel=1)
         self.dec16 = nn.Sequential(conv_bn(128, 128), conv_bn(128, 128))
-        self.dec8 = nn.Sequential(conv_bn(128 + e8 + 48, 96), conv_bn(96, 96))
-        self.dec4 = nn.Sequential(conv_bn(96 + e4 + 32, 64), conv_bn(64, 64))
-        self.classify = nn.Conv2d(64, q, 1)
-        self.dec2 = nn.Sequential(conv_bn(64 + e2 + 16, 32), conv_bn(32, 16, kernel=1))
+        # Each level: a 1x1 squeeze of [upsampled decoder, encoder tap, hint branch], then 3x3.
+        self.dec8 = nn.Sequential(conv_bn(128 + e8 + 48, 64, kernel=1), conv_bn(64, 64))
+        self.dec4 = nn.Sequential(conv_bn(64 + e4 + 32, 48, kernel=1), conv_bn(48, 48))
+        self.classify = nn.Conv2d(48, q, 1)
+        self.dec2 = nn.Sequential(conv_bn(48 + e2 + 16, 24, kernel=1), conv_bn(24, 16))
         # Full resolution: edge-aware refinement guided by L and the raw hints.
-        self.refine = nn.Sequential(conv_bn(16 + 6, 16), nn.Conv2d(16, 2, 3, padding=1))
+        self.refine = nn.Sequential(conv_bn(16 + 6, 12), nn.Conv2d(12, 2, 3, padding=1))
         nn.init.zeros_(self.refine[-1].weight)
         nn.init.zeros_(self.refine[-1].bias)
 
@@ -144,6 +148,29 @@ def rasterize_hints(
     return ab, mask
 
 
+def fused_for_inference(net: PhotoNet) -> PhotoNet:
+    """An eval-mode copy with every BatchNorm folded into its convolution (~20 % faster)."""
+    net = copy.deepcopy(net).eval()
+    pairs = [(net.encoder, "_conv_stem", "_bn0")]
+    for block in net.encoder._blocks:
+        if block.expand:
+            pairs.append((block, "_expand_conv", "_bn0"))
+        pairs += [(block, "_depthwise_conv", "_bn1"), (block, "_project_conv", "_bn2")]
+    for owner, conv, bn in pairs:
+        setattr(owner, conv, fuse_conv_bn_eval(getattr(owner, conv), getattr(owner, bn)))
+        setattr(owner, bn, nn.Identity())
+    for module in net.modules():
+        is_conv_bn = isinstance(module, nn.Sequential) and len(module) > 1
+        if (
+            is_conv_bn
+            and isinstance(module[0], nn.Conv2d)
+            and isinstance(module[1], nn.BatchNorm2d)
+        ):
+            module[0] = fuse_conv_bn_eval(module[0], module[1])
+            module[1] = nn.Identity()
+    return net
+
+
 class PhotoColorizer:
     name = NAME
     description = (
@@ -153,12 +180,15 @@ class PhotoColorizer:
     learned = True
     working_size = 256
 
-    def __init__(self, net: PhotoNet, device: str) -> None:
+    def __init__(self, net: PhotoNet, device: str, half: bool | None = None) -> None:
         self.device = torch.device(device)
-        self.half = self.device.type == "cuda"
-        self.net = net.to(self.device).eval()
+        self.half = self.device.type == "cuda" if half is None else half
+        self.net = fused_for_inference(net).to(self.device)
         if self.half:
             self.net.half()
+        else:
+            # oneDNN runs the depthwise convolutions faster in NHWC.
+            self.net = self.net.to(memory_format=torch.channels_last)
         self.bins = net.bins.float().cpu().numpy()
 
     def global_input(self, global_hints: GlobalHints | None) -> torch.Tensor:
@@ -215,7 +245,10 @@ class PhotoColorizer:
 def load_state(weights_path: pathlib.Path) -> dict[str, torch.Tensor]:
     from safetensors.torch import load_file
 
-    return {k: v.float() for k, v in load_file(str(weights_path)).items()}
+    return {
+        k: v.float() if v.is_floating_point() else v
+        for k, v in load_file(str(weights_path)).items()
+    }
 
 
 def load(weights_path: pathlib.Path, device: str) -> PhotoColorizer:

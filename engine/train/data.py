@@ -17,9 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from PIL import Image
+
 from chromahint.models.ab_bins import histogram
 from chromahint.models.photo_net import SATURATION_CHROMA, global_vector
-from PIL import Image
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+
 from chromahint.color import lab_to_rgb, rgb_to_lab
 from chromahint.models.ab_bins import gamut_bins
 from chromahint.models.base import GlobalHints, Hint, Prediction
@@ -91,13 +92,13 @@ def render_delta_e(L: float, ab_candidates: np.ndarray, lab_true: np.ndarray) ->
 
 def frequent_colors(data_dir: pathlib.Path, k: int = SWATCH_K) -> np.ndarray:
     """The k most frequent ab bins over a training shard (the fixed-palette baseline)."""
-    bins = gamut_bins()
-    counts = np.zeros(len(bins))
+    bins = torch.from_numpy(gamut_bins())
+    counts = torch.zeros(len(bins))
     for _, rgb8 in read_tar_images(data_dir / "photos-train-002.tar"):
         _, ab = split_lab(rgb8[::4, ::4])
-        d = ((ab.reshape(2, -1).T[:, None, :] - bins[None]) ** 2).sum(-1)
-        counts += np.bincount(d.argmin(1), minlength=len(bins))
-    return bins[np.argsort(-counts)[:k]]
+        nearest = torch.cdist(torch.from_numpy(ab.reshape(2, -1).T.copy()), bins).argmin(dim=1)
+        counts += torch.bincount(nearest, minlength=len(bins))
+    return bins[counts.argsort(descending=True)[:k]].numpy()
 
 
 def swatch_hit_rate(
@@ -125,7 +126,9 @@ def swatch_hit_rate(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--weights", type=pathlib.Path, default=pathlib.Path("weights/photo_net.safetensors"))
+    parser.add_argument(
+        "--weights", type=pathlib.Path, default=pathlib.Path("weights/photo_net.safetensors")
+    )
     parser.add_argument("--model", choices=("photo", "gray"), default="photo")
     parser.add_argument("--data", type=pathlib.Path, default=default_data_dir())
     parser.add_argument("--limit", type=int, default=None, help="first N validation images")
@@ -146,7 +149,7 @@ def main() -> None:
     t0 = time.perf_counter()
     scores = psnr_sweep(model, images, seed=args.seed)
     elapsed = time.perf_counter() - t0
-    print(f"PSNR (dB) on {len(images)} images of photos-val.tar, model `{model.name}`, seed {args.seed}:\n")
+    print(f"PSNR (dB), photos-val.tar, {len(images)} images, `{model.name}`, seed {args.seed}:\n")
     print("| N hints | " + " | ".join(str(n) for n in scores) + " |")
     print("|---|" + "---|" * len(scores))
     print(f"| {model.name} | " + " | ".join(f"{v:.2f}" for v in scores.values()) + " |")
@@ -156,8 +159,10 @@ def main() -> None:
         hit, base = swatch_hit_rate(
             model if args.model == "photo" else None, images, baseline, args.swatch_pairs, args.seed
         )
-        print(f"\nSwatches ({args.swatch_pairs} random (image, pixel) pairs, {SWATCH_HINTS} hints, "
-              f"top-{SWATCH_K}, hit = Delta E_ab <= {SWATCH_DELTA_E:g} at the true L):\n")
+        print(
+            f"\nSwatches ({args.swatch_pairs} random (image, pixel) pairs, {SWATCH_HINTS} hints, "
+            f"top-{SWATCH_K}, hit = Delta E_ab <= {SWATCH_DELTA_E:g} at the true L):\n"
+        )
         print("| suggestions | hit rate |\n|---|---|")
         if args.model == "photo":
             print(f"| top-{SWATCH_K} bins of `{model.name}` | {hit:.1%} |")

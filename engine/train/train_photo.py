@@ -1,0 +1,205 @@
+"""Train photo-net (see engine/models/photo_net.py and weights/README.md).
+
+    python -m chromahint.train.train_photo --minutes 70 --out runs/photo
+    python -m chromahint.train.train_photo --minutes 30 --out runs/photo --resume
+
+Checkpoints are fp16 safetensors (< 16 MiB) holding the weights and, as metadata, the
+step count and elapsed time; Adam's moments are not kept (they would triple the size),
+so a resumed run re-warms them with a short learning-rate warm-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import pathlib
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+
+from chromahint.models.ab_bins import soft_encode
+from chromahint.models.lab_torch import rgb_to_lab
+from chromahint.models.photo_net import PhotoColorizer, PhotoNet
+from chromahint.train.data import (
+    HintConfig,
+    default_data_dir,
+    iter_batches,
+    read_tar_images,
+    simulate_hints,
+)
+from chromahint.train.evaluate_photo import psnr_sweep
+
+WARMUP_STEPS = 150
+CLASS_WEIGHT = 0.5
+
+
+def init_or_resume(
+    checkpoint: pathlib.Path | None, args: argparse.Namespace
+) -> tuple[PhotoNet, dict]:
+    """A fresh net on ImageNet encoder weights, or the checkpoint's net and progress."""
+    net = PhotoNet()
+    if checkpoint is None or not checkpoint.exists():
+        net.encoder.load_imagenet()
+        return net, {
+            "step": 0,
+            "elapsed_s": 0.0,
+            "plan_s": 60 * (args.plan_minutes or args.minutes),
+        }
+    state = load_file(str(checkpoint))
+    net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    with safe_open(str(checkpoint), "pt") as f:
+        meta = json.loads(f.metadata()["train"])
+    print(f"resumed at step {meta['step']}, {meta['elapsed_s'] / 60:.1f} min trained")
+    return net, meta
+
+
+def save_checkpoint(path: pathlib.Path, net: PhotoNet, meta: dict) -> None:
+    state = {
+        k: (v.half() if v.is_floating_point() and k != "bins" else v).contiguous()
+        for k, v in net.state_dict().items()
+    }
+    tmp = path.with_suffix(".tmp")
+    save_file(state, str(tmp), metadata={"train": json.dumps(meta)})
+    tmp.replace(path)
+
+
+def freeze_early_encoder(net: PhotoNet, blocks: int) -> list[torch.nn.Parameter]:
+    """Keep the stem and the first `blocks` MBConv blocks at their ImageNet weights."""
+    enc = net.encoder
+    frozen = [enc._conv_stem, enc._bn0, *enc._blocks[:blocks]]
+    for module in frozen:
+        module.requires_grad_(False)
+    return [p for p in enc.parameters() if p.requires_grad]
+
+
+def set_train_mode(net: PhotoNet) -> None:
+    """Train the decoder; keep every encoder BatchNorm on its ImageNet statistics."""
+    net.train()
+    for m in net.encoder.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.eval()
+
+
+def losses(
+    net: PhotoNet, ab_pred: torch.Tensor, logits: torch.Tensor, ab: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    # Huber in units of 10 ab: quadratic (PSNR-like) for small errors, robust beyond.
+    reg = F.smooth_l1_loss(ab_pred / 10.0, ab / 10.0, beta=1.0)
+    target_ab = F.avg_pool2d(ab, 4, ceil_mode=True)
+    flat = target_ab.permute(0, 2, 3, 1).reshape(-1, 2)
+    target = soft_encode(flat, net.bins).view(*target_ab.shape[:1], *target_ab.shape[2:], -1)
+    logp = F.log_softmax(logits, dim=1).permute(0, 2, 3, 1)
+    return reg, -(target * logp).sum(-1).mean()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Train photo-net.")
+    parser.add_argument("--data", type=pathlib.Path, default=default_data_dir())
+    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("runs/photo"))
+    parser.add_argument("--minutes", type=float, default=60.0, help="wall-clock budget")
+    parser.add_argument(
+        "--plan-minutes",
+        type=float,
+        default=None,
+        help="length of the LR schedule (default: --minutes; kept on resume)",
+    )
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/last.safetensors")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--size", type=int, default=128, help="crop side, a multiple of 32")
+    # On a CPU the encoder's backward costs as much as the whole decoder's, so the
+    # default trains the decoder on frozen ImageNet features; on a GPU use e.g. 3.
+    parser.add_argument(
+        "--freeze-blocks",
+        type=int,
+        default=16,
+        help="encoder MBConv blocks kept frozen (16 = the whole encoder)",
+    )
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--encoder-lr", type=float, default=2e-4)
+    parser.add_argument("--ckpt-minutes", type=float, default=5.0)
+    parser.add_argument("--val-images", type=int, default=48)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-steps", type=int, default=None)
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    args.out.mkdir(parents=True, exist_ok=True)
+    last = args.out / "last.safetensors"
+    log = (args.out / "log.jsonl").open("a")
+
+    net, meta = init_or_resume(last if args.resume else None, args)
+    net.to(device)
+    enc_params = freeze_early_encoder(net, args.freeze_blocks)
+    enc_ids = {id(p) for p in net.encoder.parameters()}
+    dec_params = [p for p in net.parameters() if id(p) not in enc_ids]
+    opt = torch.optim.AdamW(
+        [{"params": dec_params, "lr": args.lr}, {"params": enc_params, "lr": args.encoder_lr}],
+        weight_decay=1e-4,
+    )
+    base_lrs = [args.lr, args.encoder_lr]
+
+    rng = np.random.default_rng([args.seed, meta["step"]])
+    shards = sorted(args.data.glob("photos-train-*.tar"))
+    batches = iter_batches(shards, args.batch, args.size, rng)
+    bins = net.bins.cpu()
+    cfg = HintConfig()
+    val = [rgb for _, rgb in read_tar_images(args.data / "photos-val.tar", args.val_images)]
+
+    start, start_step = time.time(), meta["step"]
+    last_ckpt = start
+    running: list[float] = []
+    while True:
+        now = time.time()
+        done = now - start >= 60 * args.minutes or (
+            args.max_steps is not None and meta["step"] - start_step >= args.max_steps
+        )
+        if done or now - last_ckpt >= 60 * args.ckpt_minutes:
+            meta["elapsed_s"] += now - last_ckpt
+            last_ckpt = now
+            net.eval()
+            scores = psnr_sweep(PhotoColorizer(net, str(device), half=False), val, ns=(0, 10))
+            record = {**meta, "val_psnr": scores, "loss": float(np.mean(running or [0]))}
+            print(json.dumps(record), flush=True)
+            log.write(json.dumps(record) + "\n")
+            log.flush()
+            save_checkpoint(last, net, meta)
+            running = []
+            if done:
+                break
+        set_train_mode(net)
+        rgb = next(batches)
+        lab = rgb_to_lab(rgb)
+        hint_ab, mask, glob = simulate_hints(lab[:, 1:], bins, rng, cfg)
+        L, ab = lab[:, :1].to(device), lab[:, 1:].to(device)
+        ab_pred, logits = net(L, hint_ab.to(device), mask.to(device), glob.to(device))
+        reg, ce = losses(net, ab_pred, logits, ab)
+        loss = reg + CLASS_WEIGHT * ce
+
+        progress = min((meta["elapsed_s"] + time.time() - last_ckpt) / meta["plan_s"], 1.0)
+        warm = min(1.0, (meta["step"] - start_step + 1) / WARMUP_STEPS)
+        scale = warm * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
+        for group, lr in zip(opt.param_groups, base_lrs, strict=True):
+            group["lr"] = lr * scale
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        meta["step"] += 1
+        running.append(loss.item())
+        if meta["step"] % 25 == 0:
+            rate = (meta["step"] - start_step) / (time.time() - start)
+            print(
+                f"step {meta['step']} loss {np.mean(running[-25:]):.3f} "
+                f"reg {reg.item():.3f} ce {ce.item():.3f} lr {scale:.3f} {rate:.2f} it/s",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
