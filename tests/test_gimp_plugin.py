@@ -886,7 +886,10 @@ def test_user_mistakes_get_clear_messages(main_run):
 @pytest.mark.gimp
 def test_global_palette_is_sent(main_run):
     out = ok(main_run, "palette")
-    assert out["layers"][:2] == ["Hints", "Colorized #1"]
+    # Earlier steps may have added a regions overlay and a line-art result (when the engine
+    # has a line-art model); the palette run's layer is the newest Colorized, under Hints.
+    layers = [name for name in out["layers"] if name != "Chromahint regions"]
+    assert layers[0] == "Hints" and layers[1].startswith("Colorized #")
 
 
 @pytest.mark.gimp
