@@ -1,6 +1,9 @@
 """CPU speed of photo-net vs a same-shape stand-in of Zhang et al. 2017 (siggraph17).
 
-    python bench/bench_model_speed.py [--threads 2] [--repeats 7] [--size 256]
+    OMP_WAIT_POLICY=PASSIVE python bench/bench_model_speed.py [--threads 2] [--repeats 7]
+
+On a CPU shared with other jobs, OpenMP's default spin-waiting makes 2-thread torch
+10-25x slower; OMP_WAIT_POLICY=PASSIVE (set before Python starts) avoids that.
 
 The stand-in has the conv layers of Zhang et al.'s SIGGRAPHGenerator with random weights
 (speed does not depend on them). Both run float32 under torch.inference_mode at the same
