@@ -73,6 +73,7 @@ def main() -> int:
     ap.add_argument("--sizes", type=int, nargs="+", default=[512, 1024, 4096])
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--threads", type=int, default=0, help="engine CPU threads (0: its default)")
     args = ap.parse_args()
 
     endpoint = free_endpoint()
@@ -88,6 +89,8 @@ def main() -> int:
             endpoint,
             "--device",
             args.device,
+            "--threads",
+            str(args.threads),
         ]
     )
     try:
