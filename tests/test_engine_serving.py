@@ -316,11 +316,50 @@ def test_suggest_points_avoid_hints_and_carry_a_guess(engine):
         assert len(p["rgb"]) == 3
 
 
-def test_lineart_ops_without_a_model_say_so(engine):
-    with Client(engine.endpoint, timeout=60) as c:
-        info = c.info()
-        if any(m["mode"] == "lineart" for m in info["models"]):
-            pytest.skip("a line-art model is installed")
+def test_without_weights_photo_falls_back_and_lineart_says_so(
+    engine_factory, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("CHROMAHINT_WEIGHTS", str(tmp_path / "no-weights"))
+    e = engine_factory()
+    with Client(e.endpoint, timeout=60) as c:
+        models = {m["mode"]: m for m in c.info()["models"]}
+        assert models["photo"]["name"] == "levin2004-baseline"
+        assert models["photo"]["learned"] is False
+        assert "lineart" not in models
         with pytest.raises(EngineReplyError) as err:
             c.request("regions", image=encode(two_tone(), "gray8"), max_regions=5)
         assert err.value.code == "unsupported" and "lineart" in str(err.value)
+        # The baseline still colorizes and follows hints.
+        hint = {"x": 20.0, "y": 30.0, "rgb": list(HINT_RED), "size": 6}
+        out = layer_rgba(c.colorize(encode(two_tone(), "gray8"), [hint]))
+        assert delta_e(out[30, 20, :3], HINT_RED) <= 10.0
+
+
+def line_art(w: int = 160, h: int = 128) -> np.ndarray:
+    """Black outlines on white: a box split in two by a vertical line."""
+    img = np.full((h, w), 255, np.uint8)
+    img[20:24, 20:140] = img[104:108, 20:140] = 0
+    img[20:108, 20:24] = img[20:108, 136:140] = img[20:108, 78:82] = 0
+    return img
+
+
+def test_regions_and_lineart_colorize(engine):
+    with Client(engine.endpoint, timeout=60) as c:
+        if not any(m["mode"] == "lineart" for m in c.info()["models"]):
+            pytest.fail("the shipped line-art model did not load")
+        sketch = encode(line_art(), "gray8")
+        reply = c.request("regions", image=sketch, max_regions=8)
+        again = c.request("regions", image=sketch, max_regions=8)
+        labels = reply["labels"]
+        assert (labels["width"], labels["height"], labels["format"]) == (160, 128, "gray16")
+        ids = np.frombuffer(labels["data"], "<u2").reshape(128, 160)
+        assert labels["data"] == again["labels"]["data"] and reply["order"] == again["order"]
+        assert (ids[line_art() == 0] == 0).all()  # lines belong to no region
+        assert reply["order"] and set(reply["order"]) <= set(np.unique(ids).tolist()) - {0}
+        inside = int(ids[60, 50])
+        assert inside in reply["order"]
+        hints = [{"region": inside, "rgb": [40, 160, 60]}]
+        out = layer_rgba(c.colorize(sketch, [], mode="lineart", region_hints=hints, labels=labels))
+    assert out.shape == (128, 160, 4)
+    assert (out[line_art() == 0, :3] < 40).all()  # lines stay black
+    assert delta_e(out[60, 50, :3], (40, 160, 60)) <= 10.0
