@@ -38,7 +38,8 @@ apt_mirror() {
             return
         fi
     done
-    echo "http://deb.debian.org/debian"
+    echo "error: no Debian mirror found in the apt sources; set CHROMAHINT_DEBIAN_MIRROR" >&2
+    exit 1
 }
 
 if [ "$(id -u)" != 0 ]; then
@@ -62,6 +63,7 @@ if ! command -v mmdebstrap >/dev/null 2>&1; then
 fi
 
 MIRROR="${CHROMAHINT_DEBIAN_MIRROR:-$(apt_mirror)}"
+[ -n "$MIRROR" ] || exit 1
 # Build beside the target and rename at the end, so an interrupted build never leaves a
 # half-made chroot where the next run would look for a finished one.
 BUILD="$CHROOT.building.$$"
