@@ -6,16 +6,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from chromahint.models.layers import conv_bn
+
 # Pixel-unshuffle by 2, then four stride-2 steps: inputs are padded to a multiple of this.
 STRIDE = 32
-
-
-def conv_bn(cin: int, cout: int, stride: int = 1, kernel: int = 3) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(cin, cout, kernel, stride, kernel // 2, bias=False),
-        nn.BatchNorm2d(cout),
-        nn.ReLU(inplace=True),
-    )
 
 
 class UNet(nn.Module):

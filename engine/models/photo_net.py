@@ -27,20 +27,13 @@ from chromahint.models.ab_bins import gamut_bins, histogram
 from chromahint.models.base import GlobalHints, Hint, Prediction
 from chromahint.models.effnet_lite import TAP_CHANNELS, LiteEncoder
 from chromahint.models.hint_fill import push_pull
+from chromahint.models.layers import conv_bn
 
 NAME = "photo-net-v1"
 STRIDE = 32
 AB_SCALE = 110.0
 # Saturation hint: the image's mean CIELAB chroma divided by this, clipped to [0, 1].
 SATURATION_CHROMA = 50.0
-
-
-def conv_bn(cin: int, cout: int, kernel: int = 3, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(cin, cout, kernel, stride, kernel // 2, bias=False),
-        nn.BatchNorm2d(cout),
-        nn.ReLU(inplace=True),
-    )
 
 
 def up_to(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
