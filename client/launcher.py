@@ -11,6 +11,9 @@ from collections.abc import Callable
 from .client import Client, EngineError, EngineNotRunning
 
 DEFAULT_COMMAND = "chromahint serve"
+# Editors put their own folders on these (Krita's pykrita holds a package also named
+# `chromahint`); the engine is a Python program of its own and must not inherit them.
+_HOST_PYTHON_VARS = ("PYTHONPATH", "PYTHONHOME")
 START_TIMEOUT = 120.0  # loading models on a slow CPU can take a while
 
 
@@ -42,7 +45,8 @@ def start_engine(
         else shlex.split(command) + ["--endpoint", endpoint]
     )
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
-    kwargs: dict = {"stdout": log, "stderr": log, "stdin": subprocess.DEVNULL}
+    env = {k: v for k, v in os.environ.items() if k not in _HOST_PYTHON_VARS}
+    kwargs: dict = {"stdout": log, "stderr": log, "stdin": subprocess.DEVNULL, "env": env}
     if not detach:
         pass
     elif os.name == "nt":

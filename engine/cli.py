@@ -21,7 +21,7 @@ from chromahint_client.launcher import is_running, start_engine
 
 from . import __version__
 
-# PIL mode -> (protocol format, bytes-producing conversion)
+# PIL mode -> protocol pixel format
 _PIL_FORMATS = {"L": "gray8", "I;16": "gray16", "RGB": "rgb8", "RGBA": "rgba8"}
 
 

@@ -66,17 +66,6 @@ def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
     return np.clip(rgb, 0.0, 1.0)
 
 
-def gray_to_lightness(g: np.ndarray) -> np.ndarray:
-    """Gray level in [0, 1] (an sRGB-encoded neutral) -> CIELAB L in [0, 100]."""
-    y = srgb_to_linear(g)
-    return (116.0 * _f(y) - 16.0).astype(np.float32)
-
-
-def lightness_to_gray(L: np.ndarray) -> np.ndarray:
-    y = _finv((np.asarray(L, dtype=np.float32) + 16.0) / 116.0)
-    return linear_to_srgb(y)
-
-
-def rgb8_to_ab(rgb: tuple[float, float, float]) -> tuple[float, float]:
-    lab = rgb_to_lab(np.asarray(rgb, dtype=np.float32) / 255.0)
-    return float(lab[1]), float(lab[2])
+def luminance_to_lightness(y: np.ndarray) -> np.ndarray:
+    """Relative luminance Y in [0, 1] -> CIELAB L in [0, 100]."""
+    return (116.0 * _f(np.asarray(y, dtype=np.float32)) - 16.0).astype(np.float32)

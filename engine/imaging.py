@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .color import RGB_TO_XYZ, srgb_to_linear
+from .color import RGB_TO_XYZ, luminance_to_lightness, srgb_to_linear
 
 # format -> (channels, numpy dtype, max value)
 FORMATS: dict[str, tuple[int, str, float]] = {
@@ -74,10 +74,6 @@ def _linear(px: np.ndarray) -> np.ndarray:
     if px.dtype == np.uint16:
         return _LINEAR_16[px]
     return srgb_to_linear(_unit_float(px))
-
-
-def luminance_to_lightness(y: np.ndarray) -> np.ndarray:
-    return np.where(y > 0.008856, 116.0 * np.cbrt(y) - 16.0, 903.3 * y).astype(np.float32)
 
 
 _LIGHTNESS_16 = luminance_to_lightness(_LINEAR_16)

@@ -14,10 +14,10 @@ import torch
 import torch.nn.functional as F
 
 from .color import WHITE_D65, XYZ_TO_RGB
+from .models.lab_torch import finv
 
 RADIUS = 2  # box radius at working resolution
 EPS = 1e-3  # regularisation, with L scaled to [0, 1]
-_DELTA = 6.0 / 29.0  # CIELAB's f() switches from cube to linear below this
 
 # sRGB encode of linear light quantised to 1/65535, straight to 8 bits.
 _u = np.arange(65536, dtype=np.float64) / 65535.0
@@ -45,11 +45,6 @@ def guided_coefficients(
     a = cov / (var_i + EPS)
     b = mean_p - a * mean_i
     return _box(a), _box(b)
-
-
-def _finv(t: torch.Tensor) -> torch.Tensor:
-    """CIELAB f^-1 without branches: the cube above delta, its tangent line below."""
-    return t.clamp_min(_DELTA).pow_(3).add_((t - _DELTA).clamp_max_(0.0), alpha=3 * _DELTA**2)
 
 
 def _taps(n_out: int, n_in: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -93,8 +88,8 @@ class LayerRenderer:
         n = L.shape[0]
         yi, yf = self._yi[y0 : y0 + n], self._yf[y0 : y0 + n, None]
         coef = torch.addcmul(self._rows[:, yi], self._step[:, yi], yf)  # (4, n, W)
-        x = _finv(torch.addcmul(coef[1], coef[0], L))
-        z = _finv(torch.addcmul(coef[3], coef[2], L))
+        x = finv(torch.addcmul(coef[1], coef[0], L))
+        z = finv(torch.addcmul(coef[3], coef[2], L))
         return xyz_to_srgb8(x, Y, z)
 
 
@@ -120,6 +115,6 @@ def lab_to_srgb8(lab: np.ndarray) -> np.ndarray:
     """(..., 3) Lab -> (..., 3) uint8, with the same gamut mapping as the layers."""
     t = torch.from_numpy(np.asarray(lab, np.float32))
     fy = (t[..., 0] + 16.0) / 116.0
-    x = _finv(fy + t[..., 1] / 500.0)
-    z = _finv(fy - t[..., 2] / 200.0)
-    return xyz_to_srgb8(x, _finv(fy.clone()), z).numpy()
+    x = finv(fy + t[..., 1] / 500.0)
+    z = finv(fy - t[..., 2] / 200.0)
+    return xyz_to_srgb8(x, finv(fy), z).numpy()

@@ -14,9 +14,16 @@ def _f(t: torch.Tensor) -> torch.Tensor:
     return torch.where(t > _EPS, t.clamp_min(1e-12).pow(1.0 / 3.0), _KAPPA * t + 16.0 / 116.0)
 
 
-def _finv(t: torch.Tensor) -> torch.Tensor:
-    t3 = t**3
-    return torch.where(t3 > _EPS, t3, (t - 16.0 / 116.0) / _KAPPA)
+_DELTA = 6.0 / 29.0  # f() switches from cube to linear below this
+
+
+def finv(t: torch.Tensor) -> torch.Tensor:
+    """CIELAB f^-1 without branches: the cube above delta, its tangent line below.
+
+    Identical to the piecewise definition (the line is the cube's tangent at delta), and
+    cheap enough for the engine's per-pixel render.
+    """
+    return t.clamp_min(_DELTA).pow_(3).add_((t - _DELTA).clamp_max_(0.0), alpha=3 * _DELTA**2)
 
 
 def _mix(x: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
@@ -37,7 +44,7 @@ def lab_to_linear_rgb(lab: torch.Tensor) -> torch.Tensor:
     """Lab (..., 3, H, W) -> linear sRGB, unclipped (values outside [0, 1] are out of gamut)."""
     L, a, b = lab.unbind(-3)
     fy = (L + 16.0) / 116.0
-    xyz = torch.stack([_finv(fy + a / 500.0), _finv(fy), _finv(fy - b / 200.0)], dim=-3)
+    xyz = torch.stack([finv(fy + a / 500.0), finv(fy), finv(fy - b / 200.0)], dim=-3)
     white = torch.as_tensor(WHITE_D65).to(lab).view(3, 1, 1)
     return _mix(xyz * white, torch.as_tensor(XYZ_TO_RGB))
 

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from PyQt5.QtGui import QImage, QPainter
@@ -25,10 +23,6 @@ from .regions import RegionMap, summarize
 from .settings import Settings
 
 ENGINE_LOG = os.path.join(tempfile.gettempdir(), "chromahint-engine.log")
-# Krita puts its own folders (pykrita among them, where our `chromahint` package lives) on
-# PYTHONPATH; an engine started with that would import this plug-in instead of itself.
-_KRITA_PYTHON_VARS = ("PYTHONPATH", "PYTHONHOME")
-_environ_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -91,21 +85,9 @@ def engine_info(settings: Settings, progress: Callable[[str], None]) -> dict | N
         except EngineNotRunning:
             pass
     progress(f"Starting the engine ({settings.engine_command})…")
-    with _engine_environment():
-        return ensure_engine(
-            settings.endpoint, settings.engine_command, progress=None, log_path=ENGINE_LOG
-        )
-
-
-@contextmanager
-def _engine_environment() -> Iterator[None]:
-    """os.environ without Krita's Python variables while the engine process is spawned."""
-    with _environ_lock:
-        saved = {k: os.environ.pop(k) for k in _KRITA_PYTHON_VARS if k in os.environ}
-        try:
-            yield
-        finally:
-            os.environ.update(saved)
+    return ensure_engine(
+        settings.endpoint, settings.engine_command, progress=None, log_path=ENGINE_LOG
+    )
 
 
 def _flatten_on_white(raster: Raster) -> bytes:
