@@ -22,6 +22,7 @@ from PIL import Image
 from skimage import data as skdata
 
 from chromahint_client import Client
+from chromahint_client import protocol as P
 from chromahint_client.launcher import is_running
 
 
@@ -33,22 +34,22 @@ def free_endpoint() -> str:
         return f"tcp://127.0.0.1:{s.getsockname()[1]}"
 
 
-def test_image(size: int) -> dict:
-    gray = Image.fromarray(skdata.camera()).resize((size, size), Image.BICUBIC)
-    return {"width": size, "height": size, "format": "gray8", "data": gray.tobytes()}
+def test_image(size: int) -> P.Image:
+    gray = Image.fromarray(skdata.camera()).resize((size, size), Image.Resampling.BICUBIC)
+    return P.Image(size, size, "gray8", gray.tobytes())
 
 
-def hint_points(size: int, n: int = 20, seed: int = 0) -> list[dict]:
+def hint_points(size: int, n: int = 20, seed: int = 0) -> tuple[P.Point, ...]:
     rng = random.Random(seed)
-    return [
-        {
-            "x": rng.uniform(0, size - 1),
-            "y": rng.uniform(0, size - 1),
-            "rgb": [rng.randrange(256) for _ in range(3)],
-            "size": max(1, size // 128),
-        }
+    return tuple(
+        P.Point(
+            x=rng.uniform(0, size - 1),
+            y=rng.uniform(0, size - 1),
+            rgb=(rng.randrange(256), rng.randrange(256), rng.randrange(256)),
+            size=max(1, size // 128),
+        )
         for _ in range(n)
-    ]
+    )
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -69,7 +70,7 @@ def cpu_name() -> str:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[512, 1024, 4096])
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--device", default="auto")
@@ -98,18 +99,20 @@ def main() -> int:
         while (info := is_running(endpoint)) is None:
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise SystemExit("engine did not start")
-        model = next(m for m in info["models"] if m["mode"] == "photo")
+        model = info.model(P.Mode.PHOTO)
+        if model is None:
+            raise SystemExit("the engine serves no photo model")
         rows = []
         with Client(endpoint, timeout=600, retries=0) as c:
             for size in args.sizes:
-                img, pts = test_image(size), hint_points(size)
-                c.colorize(img, pts)  # warm-up
+                request = P.ColorizeRequest(test_image(size), hint_points(size))
+                c.colorize(request)  # warm-up
                 totals, forwards = [], []
                 for _ in range(args.repeats):
                     t0 = time.perf_counter()
-                    reply = c.colorize(img, pts)
+                    reply = c.colorize(request)
                     totals.append((time.perf_counter() - t0) * 1e3)
-                    forwards.append(reply["timing_ms"]["forward"])
+                    forwards.append(reply.timing_ms["forward"])
                 total, fwd = statistics.median(totals), statistics.median(forwards)
                 rows.append((size, total, fwd, total - fwd))
         peak = peak_rss_mib(proc.pid)
@@ -118,8 +121,8 @@ def main() -> int:
         proc.wait(30)
 
     print(
-        f"Machine: {cpu_name()}, {_cores()} cores; device {info['device']}; "
-        f"model {model['name']} (working size {model['working_size']}); "
+        f"Machine: {cpu_name()}, {_cores()} cores; device {info.device}; "
+        f"model {model.name} (working size {model.working_size}); "
         f"Python {platform.python_version()}; {args.repeats} repeats, medians.\n"
     )
     print("| image | colorize round trip (ms) | forward (ms) | overhead (ms) | overhead share |")
@@ -136,7 +139,9 @@ def main() -> int:
 def _cores() -> int:
     import os
 
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 if __name__ == "__main__":

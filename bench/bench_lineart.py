@@ -43,7 +43,7 @@ def median_ms(fn, runs: int) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument(
         "--weights", type=pathlib.Path, default=REPO / "weights/lineart_net.safetensors"
     )

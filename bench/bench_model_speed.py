@@ -17,14 +17,15 @@ import pathlib
 import statistics
 import time
 from collections.abc import Callable
+from typing import cast
 
 import numpy as np
 import torch
 from torch import nn
 
-from chromahint.models.photo_net import PhotoColorizer, PhotoNet, load
+from chromahint.train.evaluate_photo import load_photo
 
-WEIGHTS = pathlib.Path(__file__).resolve().parents[1] / "weights" / "photo_net.safetensors"
+WEIGHTS = pathlib.Path(__file__).resolve().parents[1] / "weights"
 
 
 def convs(cin: int, cout: int, n: int, dilation: int = 1) -> list[nn.Module]:
@@ -84,19 +85,25 @@ def params(module: nn.Module) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--size", type=int, default=256)
+    parser.add_argument(
+        "--weights",
+        type=pathlib.Path,
+        default=WEIGHTS / "photo_net_v2.safetensors",
+        help="photo-net v1 or v2 weights",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     s = args.size
 
-    colorizer = load(WEIGHTS, "cpu") if WEIGHTS.exists() else PhotoColorizer(PhotoNet(), "cpu")
-    net = colorizer.net
+    colorizer = load_photo(args.weights, "cpu")
+    net = colorizer.net  # a BatchNorm-folded copy
     zhang = ZhangStandIn().eval()
-    glob = torch.zeros(1, net.glob_dim)
+    glob = torch.zeros(1, cast(int, net.glob_dim))
     L, ab, mask = torch.rand(1, 1, s, s) * 100, torch.zeros(1, 2, s, s), torch.zeros(1, 1, s, s)
     mask[..., s // 2 - 3 : s // 2 + 3, s // 2 - 3 : s // 2 + 3] = 1.0
     x = torch.cat([L / 100, ab, mask], dim=1)
@@ -117,12 +124,10 @@ def main() -> None:
         f"| Zhang et al. 2017 stand-in (random weights) | {params(zhang) / 1e6:.1f} M | "
         f"{theirs:.0f} |"
     )
+    print(f"| {colorizer.name} (BatchNorm folded) | {params(net) / 1e6:.2f} M | {ours:.0f} |")
     print(
-        f"| {colorizer.name} (BatchNorm folded) | {params(PhotoNet()) / 1e6:.2f} M | {ours:.0f} |"
-    )
-    print(
-        f"\nSpeed-up: {theirs / ours:.1f}x. Full `predict()` including the {len(net.bins)}-bin "
-        f"distribution upsampled to {s}x{s}: {full:.0f} ms."
+        f"\nSpeed-up: {theirs / ours:.1f}x. Full `predict()` including the "
+        f"{len(colorizer.bins)}-bin distribution upsampled to {s}x{s}: {full:.0f} ms."
     )
 
 

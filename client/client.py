@@ -7,16 +7,14 @@ that missed its reply is stuck), reconnect and send again, a bounded number of t
 from __future__ import annotations
 
 import itertools
-import os
 import time
-from typing import Any
+from typing import Any, cast
 
 import msgpack
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
-DEFAULT_ENDPOINT = os.environ.get("CHROMAHINT_ENDPOINT", "tcp://127.0.0.1:5557")
-PROTOCOL_VERSION = 1
+from . import protocol as P
 
 
 class EngineError(Exception):
@@ -32,23 +30,35 @@ class EngineTimeout(EngineError):
 
 
 class EngineReplyError(EngineError):
-    """The engine answered with an error reply; `code` is machine-readable, str() is for people."""
+    """The engine answered with an error reply; `code` is machine-readable (an ErrorCode when
+    this client knows it), str() is for people."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
-        self.code = code
+        try:
+            self.code: P.ErrorCode | str = P.ErrorCode(code)
+        except ValueError:
+            self.code = code
         self.message = message
+
+    @property
+    def unsupported(self) -> bool:
+        return self.code == P.ErrorCode.UNSUPPORTED
+
+
+class BadReply(EngineError):
+    """The engine's success reply does not hold what the protocol says it holds."""
 
 
 class Client:
     def __init__(
         self,
-        endpoint: str = DEFAULT_ENDPOINT,
+        endpoint: str | None = None,
         timeout: float = 60.0,
         retries: int = 2,
         context: zmq.Context | None = None,
     ) -> None:
-        self.endpoint = endpoint
+        self.endpoint = endpoint or P.default_endpoint()
         self.timeout = timeout
         self.retries = retries
         self._ctx = context or zmq.Context.instance()
@@ -59,7 +69,8 @@ class Client:
 
     # -- socket life cycle ----------------------------------------------------------------
     def _open(self) -> zmq.Socket:
-        if self._sock is None:
+        sock = self._sock
+        if sock is None:
             sock = self._ctx.socket(zmq.REQ)
             sock.setsockopt(zmq.LINGER, 0)
             self._monitor = sock.get_monitor_socket(
@@ -67,7 +78,7 @@ class Client:
             )
             sock.connect(self.endpoint)
             self._sock = sock
-        return self._sock
+        return sock
 
     def _drain_monitor(self) -> None:
         while self._monitor is not None and self._monitor.poll(0):
@@ -94,11 +105,24 @@ class Client:
 
     # -- requests -------------------------------------------------------------------------
     def request(self, op: str, timeout: float | None = None, **fields: Any) -> dict:
-        """Send one request and return the reply map; raise an EngineError subclass."""
+        """Send one request map by op name and return the raw reply map (for probing and
+        tests; callers use the typed methods below). Raises an EngineError subclass."""
         rid = next(self._ids)
-        payload = msgpack.packb(
-            {"v": PROTOCOL_VERSION, "op": op, "id": rid, **fields}, use_bin_type=True
-        )
+        return self._send({"v": P.VERSION, "op": op, "id": rid, **fields}, op, rid, timeout)
+
+    def call(self, request: P.Request, timeout: float | None = None) -> Any:
+        """Send a typed request and return its typed reply (see protocol.REPLIES)."""
+        rid = next(self._ids)
+        reply = self._send(P.request_map(request, rid), request.op.value, rid, timeout)
+        try:
+            return P.REPLIES[request.op].from_map(reply)
+        except (P.ProtocolError, TypeError, ValueError) as e:
+            raise BadReply(f"the engine's '{request.op.value}' reply is not usable: {e}") from None
+
+    def _send(self, message: dict, op: str, rid: int, timeout: float | None) -> dict:
+        # packb always returns bytes (its Packer resets); pyright infers Optional from the
+        # untyped pure-Python fallback.
+        payload = cast(bytes, msgpack.packb(message, use_bin_type=True))
         wait = self.timeout if timeout is None else timeout
         self._connected = False
         for _attempt in range(self.retries + 1):
@@ -136,11 +160,19 @@ class Client:
         err = reply.get("error") or {}
         raise EngineReplyError(str(err.get("code", "unknown")), str(err.get("message", reply)))
 
-    def info(self, timeout: float | None = None) -> dict:
-        return self.request("info", timeout=timeout)
+    def info(self, timeout: float | None = None) -> P.InfoReply:
+        return self.call(P.InfoRequest(), timeout)
 
-    def colorize(self, image: dict, points: list[dict], mode: str = "photo", **extra: Any) -> dict:
-        return self.request("colorize", image=image, points=points, mode=mode, **extra)
+    def colorize(self, request: P.ColorizeRequest, timeout: float | None = None) -> P.ColorizeReply:
+        return self.call(request, timeout)
 
-    def swatches(self, image: dict, points: list[dict], k: int = 5, **extra: Any) -> dict:
-        return self.request("swatches", image=image, points=points, k=k, **extra)
+    def swatches(self, request: P.SwatchesRequest, timeout: float | None = None) -> P.SwatchesReply:
+        return self.call(request, timeout)
+
+    def regions(self, request: P.RegionsRequest, timeout: float | None = None) -> P.RegionsReply:
+        return self.call(request, timeout)
+
+    def suggest_points(
+        self, request: P.SuggestPointsRequest, timeout: float | None = None
+    ) -> P.SuggestPointsReply:
+        return self.call(request, timeout)

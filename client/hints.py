@@ -14,6 +14,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from .protocol import Point
+
 MIN_ALPHA = 8  # alpha below this is treated as unpainted (stray brush dust)
 WORKING_SIZE = 256  # the engine's working resolution: one cell is about one working pixel
 DEFAULT_MAX_POINTS = 10_000
@@ -31,7 +33,7 @@ class Blob:
 
 @dataclass
 class Hints:
-    points: list[dict] = field(default_factory=list)  # protocol points: x, y, rgb, size
+    points: list[Point] = field(default_factory=list)
     blobs: list[Blob] = field(default_factory=list)
     cell: int = 1
 
@@ -189,8 +191,8 @@ def _extract(
         x, y = c.x / c.w, c.y / c.w
         if not (0 <= x < img_w and 0 <= y < img_h):
             continue
-        rgb = [round(c.r / c.w), round(c.g / c.w), round(c.b / c.w)]
-        points.append({"x": round(x, 3), "y": round(y, 3), "rgb": rgb, "size": cell})
+        rgb = (round(c.r / c.w), round(c.g / c.w), round(c.b / c.w))
+        points.append(Point(round(x, 3), round(y, 3), rgb, cell))
 
     groups: dict[int, _Acc] = {}
     boxes: dict[int, list[int]] = {}
@@ -221,5 +223,5 @@ def _extract(
                 bbox=(bb[0] + ox, bb[1] + oy, bb[2] + ox, bb[3] + oy),
             )
         )
-    blobs.sort(key=lambda b: (b.bbox[1], b.bbox[0]))
+    blobs.sort(key=lambda b: (b.bbox[1], b.bbox[0]))  # reading order: top to bottom, then left
     return Hints(points=points, blobs=blobs, cell=cell)

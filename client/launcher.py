@@ -8,16 +8,16 @@ import subprocess
 import time
 from collections.abc import Callable
 
+from . import protocol as P
 from .client import Client, EngineError, EngineNotRunning
 
-DEFAULT_COMMAND = "chromahint serve"
-# Editors put their own folders on these (Krita's pykrita holds a package also named
-# `chromahint`); the engine is a Python program of its own and must not inherit them.
+# An editor's embedded Python (an AppImage's, a Flatpak's) sets these for itself; the
+# engine is a Python program of its own and must not inherit them.
 _HOST_PYTHON_VARS = ("PYTHONPATH", "PYTHONHOME")
 START_TIMEOUT = 120.0  # loading models on a slow CPU can take a while
 
 
-def is_running(endpoint: str) -> dict | None:
+def is_running(endpoint: str) -> P.InfoReply | None:
     """The engine's `info`, or None when nothing answers quickly."""
     with Client(endpoint, timeout=1.5, retries=0) as c:
         try:
@@ -33,7 +33,7 @@ def start_engine(
     progress: Callable[[str], None] | None = None,
     log_path: str | None = None,
     detach: bool = True,
-) -> tuple[subprocess.Popen, dict]:
+) -> tuple[subprocess.Popen, P.InfoReply]:
     """Start `command --endpoint endpoint` and wait until it answers; return it and its info.
 
     Detached engines outlive the plug-in that started them, so the next run finds them warm.
@@ -47,11 +47,9 @@ def start_engine(
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     env = {k: v for k, v in os.environ.items() if k not in _HOST_PYTHON_VARS}
     kwargs: dict = {"stdout": log, "stderr": log, "stdin": subprocess.DEVNULL, "env": env}
-    if not detach:
-        pass
-    elif os.name == "nt":
+    if detach and os.name == "nt":
         kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.DETACHED_PROCESS
-    else:
+    elif detach:
         kwargs["start_new_session"] = True  # outlives the editor's plug-in process
     try:
         proc = subprocess.Popen(argv, **kwargs)
@@ -70,15 +68,3 @@ def start_engine(
                 + (f"; see {log_path}" if log_path else "")
             )
     raise EngineNotRunning(f"the engine started with {command!r} did not answer in {timeout:g} s")
-
-
-def ensure_engine(
-    endpoint: str,
-    command: str = DEFAULT_COMMAND,
-    progress: Callable[[str], None] | None = None,
-    log_path: str | None = None,
-) -> dict:
-    info = is_running(endpoint)
-    if info is None:
-        _, info = start_engine(command, endpoint, progress=progress, log_path=log_path)
-    return info

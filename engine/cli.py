@@ -15,8 +15,9 @@ import socket
 import sys
 from pathlib import Path
 
-from chromahint_client import DEFAULT_ENDPOINT, Client, EngineError
-from chromahint_client.hints import extract
+from chromahint_client import Client, EngineError
+from chromahint_client import protocol as P
+from chromahint_client.hints import Hints, extract
 from chromahint_client.launcher import is_running, start_engine
 
 from . import __version__
@@ -26,10 +27,9 @@ _PIL_FORMATS = {"L": "gray8", "I;16": "gray16", "RGB": "rgb8", "RGBA": "rgba8"}
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from .protocol import Limits
     from .server import build_engine, serve
 
-    limits = Limits(
+    limits = P.Limits(
         max_pixels=args.max_pixels,
         max_points=args.max_points,
         max_message_bytes=args.max_message_bytes,
@@ -47,10 +47,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         engine.device,
         torch.get_num_threads(),
     )
-    for mode, m in engine.models.items():
+    for mode, m in engine.models.served():
         kind = "learned" if m.learned else "non-learned baseline"
-        log.info("model for %s: %s (%s, working size %d)", mode, m.name, kind, m.working_size)
-    serve(engine, args.endpoint or [DEFAULT_ENDPOINT])
+        log.info("model for %s: %s (%s, working size %d)", mode.value, m.name, kind, m.working_size)
+    serve(engine, args.endpoint or [P.default_endpoint()])
     return 0
 
 
@@ -61,14 +61,11 @@ def _cmd_info(args: argparse.Namespace) -> int:
         except EngineError as e:
             print(f"error: {e}", file=sys.stderr)
             return 1
-    info.pop("v", None)
-    info.pop("id", None)
-    info.pop("ok", None)
-    print(json.dumps(info, indent=2))
+    print(json.dumps(info.to_map(), indent=2))
     return 0
 
 
-def image_message(path: Path) -> dict:
+def image_message(path: Path) -> P.Image:
     from PIL import Image
 
     img = Image.open(path)
@@ -81,10 +78,10 @@ def image_message(path: Path) -> dict:
             img = img.convert("RGBA" if "A" in img.mode or "transparency" in img.info else "RGB")
         fmt = _PIL_FORMATS[img.mode]
         data = img.tobytes()
-    return {"width": img.width, "height": img.height, "format": fmt, "data": data}
+    return P.Image(img.width, img.height, fmt, data)
 
 
-def hint_points(path: Path, size: tuple[int, int]) -> list[dict]:
+def read_hints(path: Path, size: tuple[int, int]) -> Hints:
     from PIL import Image
 
     img = Image.open(path).convert("RGBA")
@@ -93,19 +90,28 @@ def hint_points(path: Path, size: tuple[int, int]) -> list[dict]:
             f"error: the hints image is {img.size[0]}x{img.size[1]}, "
             f"the photo {size[0]}x{size[1]}; they must match"
         )
-    return extract(img.tobytes(), img.width, img.height).points
+    return extract(img.tobytes(), img.width, img.height)
 
 
-def _parse_palette(text: str | None) -> list[list[int]] | None:
-    if not text:
-        return None
-    out = []
-    for item in text.split(","):
+def global_hints(palette: str | None, saturation: float | None) -> P.GlobalHints | None:
+    """--palette "#rrggbb,…" and --saturation as the protocol's global hints."""
+    entries = []
+    for item in (palette or "").split(",") if palette else []:
         h = item.strip().lstrip("#")
         if len(h) != 6:
             raise SystemExit(f"error: palette colours are #rrggbb, got {item!r}")
-        out.append([int(h[i : i + 2], 16) for i in (0, 2, 4)])
-    return out
+        r, g, b = (float(int(h[i : i + 2], 16)) for i in (0, 2, 4))
+        entries.append((r, g, b, 1.0))
+    if not entries and saturation is None:
+        return None
+    return P.GlobalHints(tuple(entries), saturation)
+
+
+def print_swatches(hints: Hints, rows: list[list[P.Swatch]]) -> None:
+    """One row per painted blob, in reading order (top to bottom, then left to right)."""
+    for i, (blob, row) in enumerate(zip(hints.blobs, rows, strict=True), start=1):
+        colors = " ".join("#{:02x}{:02x}{:02x}({:.2f})".format(*s.rgb, s.p) for s in row)
+        print(f"swatches at hint {i} ({blob.x:.0f}, {blob.y:.0f}): {colors}")
 
 
 def _free_endpoint() -> str:
@@ -118,15 +124,10 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
     from PIL import Image
 
     image = image_message(args.input)
-    points = hint_points(args.hints, (image["width"], image["height"])) if args.hints else []
-    fields: dict = {}
-    if args.swatches:
-        fields["swatches"] = args.swatches
-    palette = _parse_palette(args.palette)
-    if palette:
-        fields["palette"] = palette
-    if args.saturation is not None:
-        fields["saturation"] = args.saturation
+    hints = read_hints(args.hints, (image.width, image.height)) if args.hints else Hints()
+    mode = P.Mode(args.mode)
+    glob = global_hints(args.palette, args.saturation)
+    request = P.ColorizeRequest(image, tuple(hints.points), mode, global_hints=glob)
 
     endpoint, proc = args.endpoint, None
     if is_running(endpoint) is None:
@@ -136,7 +137,14 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
         proc, _ = start_engine(f"{sys.executable} -m chromahint serve", endpoint, detach=False)
     try:
         with Client(endpoint, timeout=args.timeout) as c:
-            reply = c.colorize(image, points, mode=args.mode, **fields)
+            reply = c.colorize(request)
+            rows = []
+            if args.swatches and hints.blobs and mode is P.Mode.PHOTO:
+                spots = tuple(P.Spot(b.x, b.y) for b in hints.blobs)
+                ask = P.SwatchesRequest(
+                    image, spots, args.swatches, tuple(hints.points), mode, glob
+                )
+                rows = c.swatches(ask).swatches
     except EngineError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -144,18 +152,16 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
         if proc is not None:
             proc.terminate()
             proc.wait(30)
-    layer = reply["layer"]
-    out = Image.frombytes("RGBA", (layer["width"], layer["height"]), layer["data"])
-    if image["format"] in ("gray8", "gray16", "rgb8"):
+    layer = reply.layer
+    out = Image.frombytes("RGBA", (layer.width, layer.height), layer.data)
+    if image.format in ("gray8", "gray16", "rgb8"):
         out = out.convert("RGB")
     out.save(args.output)
     print(
-        f"wrote {args.output} ({len(points)} hint points, "
-        f"{sum(reply['timing_ms'].values()):.0f} ms in the engine)"
+        f"wrote {args.output} ({len(hints.blobs)} hints as {len(hints.points)} points, "
+        f"{sum(reply.timing_ms.values()):.0f} ms in the engine)"
     )
-    for i, row in enumerate(reply.get("swatches") or []):
-        colors = " ".join("#{:02x}{:02x}{:02x}({:.2f})".format(*s["rgb"], s["p"]) for s in row)
-        print(f"swatches at point {i}: {colors}")
+    print_swatches(hints, rows)
     return 0
 
 
@@ -169,20 +175,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("serve", help="run the resident engine")
     s.add_argument(
-        "--endpoint", action="append", help=f"bind here (repeatable; default {DEFAULT_ENDPOINT})"
+        "--endpoint", action="append", help=f"bind here (repeatable; default {P.DEFAULT_ENDPOINT})"
     )
     s.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     s.add_argument("--threads", type=int, default=0, help="CPU threads (default: cores / 2)")
-    from .protocol import Limits
-
-    d = Limits()
+    d = P.Limits()
     s.add_argument("--max-pixels", type=int, default=d.max_pixels)
     s.add_argument("--max-points", type=int, default=d.max_points)
     s.add_argument("--max-message-bytes", type=int, default=d.max_message_bytes)
     s.set_defaults(func=_cmd_serve)
 
     i = sub.add_parser("info", help="print what a running engine reports")
-    i.add_argument("--endpoint", default=DEFAULT_ENDPOINT)
+    i.add_argument("--endpoint", default=P.default_endpoint())
     i.add_argument("--timeout", type=float, default=3.0)
     i.set_defaults(func=_cmd_info)
 
@@ -191,10 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-o", "--output", type=Path, required=True)
     c.add_argument("--hints", type=Path, help="transparent PNG of the same size with painted hints")
     c.add_argument("--mode", default="photo", choices=["photo", "lineart"])
-    c.add_argument("--swatches", type=int, default=0, help="also print k swatches per hint point")
+    c.add_argument("--swatches", type=int, default=0, help="also print k swatches per hint")
     c.add_argument("--palette", help="global hint: comma-separated #rrggbb colours")
     c.add_argument("--saturation", type=float, help="global hint: saturation in 0-1")
-    c.add_argument("--endpoint", default=DEFAULT_ENDPOINT)
+    c.add_argument("--endpoint", default=P.default_endpoint())
     c.add_argument("--timeout", type=float, default=120.0)
     c.set_defaults(func=_cmd_colorize)
 

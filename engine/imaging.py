@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from chromahint_client.protocol import Image
+
 from .color import RGB_TO_XYZ, luminance_to_lightness, srgb_to_linear
 
 # format -> (channels, numpy dtype, max value)
@@ -29,10 +31,6 @@ _LUMA = RGB_TO_XYZ[1].copy()  # linear RGB -> relative luminance Y
 _LINEAR_16 = srgb_to_linear(np.arange(65536, dtype=np.float32) / 65535.0)
 
 
-class ImageError(ValueError):
-    """The image fields do not describe a valid image."""
-
-
 @dataclass(frozen=True)
 class Raster:
     width: int
@@ -49,17 +47,11 @@ def strip_rows(width: int) -> int:
     return max(1, STRIP_PIXELS // max(width, 1))
 
 
-def decode(width: int, height: int, fmt: str, data: bytes) -> Raster:
-    if fmt not in FORMATS:
-        raise ImageError(f"unknown pixel format {fmt!r}; use one of {', '.join(FORMATS)}")
-    channels, dtype, _ = FORMATS[fmt]
-    expected = width * height * channels * np.dtype(dtype).itemsize
-    if len(data) != expected:
-        raise ImageError(
-            f"image data is {len(data)} bytes but {width}x{height} {fmt} needs {expected}"
-        )
-    pixels = np.frombuffer(data, dtype=dtype).reshape(height, width, channels)
-    return Raster(width, height, fmt, pixels)
+def decode(image: Image) -> Raster:
+    """A validated protocol image as an array view of its bytes (no copy)."""
+    channels, dtype, _ = FORMATS[image.format]
+    pixels = np.frombuffer(image.data, dtype=dtype).reshape(image.height, image.width, channels)
+    return Raster(image.width, image.height, image.format, pixels)
 
 
 def _unit_float(x: np.ndarray) -> np.ndarray:

@@ -7,41 +7,25 @@ are upsampled, and the full-resolution sketch is multiplied on top so lines stay
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from chromahint_client.protocol import Point
+
 from .imaging import Raster, alpha8, luminance, strip_rows
-from .models.base import Point
+from .models.base import LineartModel
+from .models.normalize import lightness_unit
 from .pipeline import Timer, resize_plane, working_shape
 
 LINE_THRESHOLD = 0.5  # sketch intensity below this is a line pixel (region 0)
 
 
-class LineartModel(Protocol):
-    name: str
-    description: str
-    learned: bool
-    working_size: int
-    max_regions: int
-
-    def regions(self, sketch: np.ndarray, max_regions: int) -> tuple[np.ndarray, list[int]]: ...
-
-    def colorize(
-        self,
-        sketch: np.ndarray,
-        labels: np.ndarray | None,
-        region_rgb: dict[int, tuple[float, float, float]],
-        points: list[tuple[float, float, tuple[float, float, float], float]],
-    ) -> np.ndarray: ...
-
-
 def sketch_planes(raster: Raster, working_size: int) -> tuple[np.ndarray, np.ndarray]:
     """Full-size and working-size sketch intensity in [0, 1] (1 = paper, 0 = ink)."""
     L_full, _ = luminance(raster)
-    sketch = L_full / 100.0
+    sketch = lightness_unit(L_full)
     ww, wh = working_shape(raster.width, raster.height, working_size)
     return sketch, resize_plane(sketch, ww, wh)
 

@@ -10,9 +10,11 @@ import numpy as np
 import torch
 from PIL import Image
 
+from chromahint_client.protocol import GlobalHints, Point, Swatch
+
 from .color import rgb_to_lab
 from .imaging import Raster, alpha8, luminance, strip_rows
-from .models.base import Colorizer, GlobalHints, Hint, Point, Prediction
+from .models.base import Colorizer, Hint, Prediction
 from .upsample import LayerRenderer, lab_to_srgb8
 
 MIN_WORKING_SIDE = 16
@@ -35,7 +37,7 @@ class Prepared:
 @dataclass
 class Result:
     layer: bytes  # rgba8
-    swatches: list[list[dict]]
+    swatches: list[list[Swatch]]
     timing_ms: dict[str, float] = field(default_factory=dict)
 
 
@@ -62,7 +64,7 @@ def resize_plane(plane: np.ndarray, width: int, height: int) -> np.ndarray:
     if plane.shape == (height, width):
         return plane.astype(np.float32, copy=True)
     img = Image.fromarray(np.ascontiguousarray(plane, dtype=np.float32), mode="F")
-    return np.asarray(img.resize((width, height), Image.BILINEAR), dtype=np.float32)
+    return np.asarray(img.resize((width, height), Image.Resampling.BILINEAR), dtype=np.float32)
 
 
 def to_working_hints(points: Sequence[Point], sx: float, sy: float) -> list[Hint]:
@@ -102,7 +104,7 @@ def _distinct_top(cands: np.ndarray, weights: np.ndarray, k: int) -> list[tuple[
     return [(m / p, p) for m, p in ranked]
 
 
-def swatches_at(prep: Prepared, where: Sequence[tuple[float, float]], k: int) -> list[list[dict]]:
+def swatches_at(prep: Prepared, where: Sequence[tuple[float, float]], k: int) -> list[list[Swatch]]:
     """Zhang et al.'s data-driven palette: the k most probable distinct colours per point."""
     pred, hints, L_full = prep.pred, prep.hints, prep.L_full
     _, h, w = pred.ab.shape
@@ -126,7 +128,7 @@ def swatches_at(prep: Prepared, where: Sequence[tuple[float, float]], k: int) ->
         row = []
         for ab, p in picks:
             rgb = lab_to_srgb8(np.array([lum, ab[0], ab[1]], np.float32))
-            row.append({"rgb": [int(v) for v in rgb], "p": round(p / total, 6)})
+            row.append(Swatch((int(rgb[0]), int(rgb[1]), int(rgb[2])), round(p / total, 6)))
         out.append(row)
     return out
 

@@ -18,25 +18,19 @@ from typing import Any
 import msgpack
 import zmq
 
+from chromahint_client import protocol as P
+from chromahint_client.protocol import ErrorCode, Mode, ProtocolError
+
 from . import __version__, lineart
-from . import protocol as P
-from .models.base import Colorizer
-from .models.registry import load_models
+from .imaging import Raster, decode
+from .models.base import Colorizer, LineartModel
+from .models.registry import Models, load_models
 from .pipeline import Timer, colorize, predict, swatches_at
 from .suggest import suggest_points
 
 log = logging.getLogger("chromahint.engine")
 
-DEFAULT_ENDPOINT = "tcp://127.0.0.1:5557"
 POLL_MS = 200  # how often the loop checks for a shutdown signal
-
-GLOBAL_FIELDS = frozenset({"mode", "palette", "saturation"})
-COLORIZE_FIELDS = GLOBAL_FIELDS | {"image", "points", "swatches"}
-LINEART_FIELDS = frozenset({"image", "points", "mode", "swatches", "region_hints", "labels"})
-SWATCHES_FIELDS = GLOBAL_FIELDS | {"image", "points", "k", "hints"}
-SUGGEST_FIELDS = GLOBAL_FIELDS | {"image", "points", "k"}
-REGIONS_FIELDS = frozenset({"image", "max_regions"})
-MAX_SUGGESTIONS = 64
 
 
 def pick_device(requested: str = "auto") -> str:
@@ -58,177 +52,160 @@ def describe_device(device: str) -> str:
     return "cpu"
 
 
+def rgba8_layer(raster: Raster, data: bytes) -> P.Image:
+    return P.Image(raster.width, raster.height, "rgba8", data)
+
+
 class Engine:
+    """Serves typed requests: `handle` parses a frame into one, once, then runs its op."""
+
     def __init__(
         self,
-        models: dict[str, Colorizer],
+        models: Models,
         device: str,
         limits: P.Limits | None = None,
     ) -> None:
         self.models = models
         self.device = device
         self.limits = limits or P.Limits()
-        self.ops: dict[str, Callable[[dict], dict]] = {
-            "info": self.op_info,
-            "colorize": self.op_colorize,
-            "swatches": self.op_swatches,
-            "regions": self.op_regions,
-            "suggest_points": self.op_suggest_points,
+        self.ops: dict[P.Op, Callable] = {
+            P.Op.INFO: self.op_info,
+            P.Op.COLORIZE: self.op_colorize,
+            P.Op.SWATCHES: self.op_swatches,
+            P.Op.REGIONS: self.op_regions,
+            P.Op.SUGGEST_POINTS: self.op_suggest_points,
         }
 
     # -- operations ---------------------------------------------------------------------
-    def op_info(self, req: dict) -> dict:
-        P.check_fields(req, "info", frozenset())
-        return {
-            "engine": f"chromahint {__version__}",
-            "protocol": P.VERSION,
-            "device": describe_device(self.device),
-            "models": [
-                {
-                    "mode": mode,
-                    "name": m.name,
-                    "description": m.description,
-                    "learned": m.learned,
-                    "working_size": m.working_size,
-                    **({"max_regions": m.max_regions} if hasattr(m, "max_regions") else {}),
-                }
-                for mode, m in self.models.items()
-            ],
-            "ops": sorted(self.ops),
-            "limits": self.limits.as_dict(),
-            "pid": os.getpid(),
-        }
-
-    def _model(self, req: dict) -> Colorizer:
-        mode = req.get("mode", "photo")
-        if not isinstance(mode, str):
-            raise P.ProtocolError(P.BAD_REQUEST, "'mode' must be 'photo' or 'lineart'")
-        if mode not in ("photo", "lineart"):
-            raise P.ProtocolError(P.UNSUPPORTED, f"unknown mode {mode!r}; use 'photo' or 'lineart'")
-        if mode not in self.models:
-            raise P.ProtocolError(
-                P.UNSUPPORTED, f"no {mode} model is installed in this engine (see 'info')"
-            )
-        return self.models[mode]
-
-    def op_colorize(self, req: dict) -> dict:
-        if req.get("mode") == "lineart":
-            return self._colorize_lineart(req)
-        P.check_fields(req, "colorize", COLORIZE_FIELDS)
-        model = self._model(req)
-        raster = P.parse_image(req.get("image"), self.limits)
-        points = P.parse_points(req.get("points"), raster, self.limits)
-        k = P.parse_k(req.get("swatches"), "swatches")
-        result = colorize(model, raster, points, k, P.parse_global_hints(req))
-        layer = {"width": raster.width, "height": raster.height, "format": "rgba8"}
-        layer["data"] = result.layer
-        return {"layer": layer, "swatches": result.swatches, "timing_ms": result.timing_ms}
-
-    def _colorize_lineart(self, req: dict) -> dict:
-        P.check_fields(req, "colorize", LINEART_FIELDS)
-        model = self._model(req)
-        raster = P.parse_image(req.get("image"), self.limits)
-        points = P.parse_points(req.get("points"), raster, self.limits)
-        k = P.parse_k(req.get("swatches"), "swatches")
-        region_rgb = P.parse_region_hints(req.get("region_hints"), self.limits)
-        labels = None
-        if req.get("labels") is not None:
-            labels = P.parse_labels(req["labels"], raster, self.limits)
-        timer = Timer()
-        layer = lineart.colorize(model, raster, points, region_rgb, labels, timer)
-        data = {"width": raster.width, "height": raster.height, "format": "rgba8", "data": layer}
-        # Line art has no colour distribution to draw swatches from.
-        return {"layer": data, "swatches": [[] for _ in points] if k else [], "timing_ms": timer.ms}
-
-    def op_regions(self, req: dict) -> dict:
-        P.check_fields(req, "regions", REGIONS_FIELDS)
-        model = self._model({"mode": "lineart"})
-        raster = P.parse_image(req.get("image"), self.limits)
-        max_regions = P.parse_count(
-            req.get("max_regions"), "max_regions", model.max_regions, default=model.max_regions
+    def op_info(self, _req: P.InfoRequest) -> P.InfoReply:
+        return P.InfoReply(
+            engine=f"chromahint {__version__}",
+            protocol=P.VERSION,
+            device=describe_device(self.device),
+            models=self._model_infos(),
+            ops=tuple(sorted(op.value for op in self.ops)),
+            limits=self.limits,
+            pid=os.getpid(),
         )
-        timer = Timer()
-        labels, order = lineart.regions(model, raster, max_regions, timer)
-        image = {"width": raster.width, "height": raster.height, "format": "gray16"}
-        image["data"] = labels.astype("<u2").tobytes()
-        return {"labels": image, "order": order, "timing_ms": timer.ms}
 
-    def op_suggest_points(self, req: dict) -> dict:
-        P.check_fields(req, "suggest_points", SUGGEST_FIELDS)
-        if req.get("mode", "photo") != "photo":
-            raise P.ProtocolError(
-                P.UNSUPPORTED, "suggest_points is for photos; for line art use 'regions'"
+    def _model_infos(self) -> tuple[P.ModelInfo, ...]:
+        out = []
+        if (photo := self.models.photo) is not None:
+            out.append(
+                P.ModelInfo(
+                    Mode.PHOTO.value,
+                    photo.name,
+                    photo.description,
+                    photo.learned,
+                    photo.working_size,
+                )
             )
-        model = self._model(req)
-        raster = P.parse_image(req.get("image"), self.limits)
-        hints = P.parse_points(req.get("points"), raster, self.limits)
-        k = P.parse_count(req.get("k"), "k", MAX_SUGGESTIONS, default=5)
+        if (art := self.models.lineart) is not None:
+            out.append(
+                P.ModelInfo(
+                    Mode.LINEART.value,
+                    art.name,
+                    art.description,
+                    art.learned,
+                    art.working_size,
+                    art.max_regions,
+                )
+            )
+        return tuple(out)
+
+    def _photo(self) -> Colorizer:
+        if self.models.photo is None:
+            raise ProtocolError(
+                ErrorCode.UNSUPPORTED, "no photo model is installed in this engine (see 'info')"
+            )
+        return self.models.photo
+
+    def _lineart(self) -> LineartModel:
+        if self.models.lineart is None:
+            raise ProtocolError(
+                ErrorCode.UNSUPPORTED, "no lineart model is installed in this engine (see 'info')"
+            )
+        return self.models.lineart
+
+    def op_colorize(self, req: P.ColorizeRequest) -> P.ColorizeReply:
+        raster = decode(req.image)
+        if req.mode is Mode.LINEART:
+            model = self._lineart()
+            labels = decode(req.labels).pixels[..., 0] if req.labels is not None else None
+            region_rgb = {h.region: h.rgb for h in req.region_hints}
+            timer = Timer()
+            layer = lineart.colorize(model, raster, req.points, region_rgb, labels, timer)
+            # Line art has no colour distribution to draw swatches from.
+            rows = [[] for _ in req.points] if req.swatches else []
+            return P.ColorizeReply(rgba8_layer(raster, layer), rows, timer.ms)
+        result = colorize(self._photo(), raster, req.points, req.swatches, req.global_hints)
+        return P.ColorizeReply(rgba8_layer(raster, result.layer), result.swatches, result.timing_ms)
+
+    def op_regions(self, req: P.RegionsRequest) -> P.RegionsReply:
+        model = self._lineart()
+        raster = decode(req.image)
+        if req.max_regions is not None and req.max_regions > model.max_regions:
+            raise ProtocolError(
+                ErrorCode.BAD_REQUEST,
+                f"'max_regions' must be between 1 and {model.max_regions}, got {req.max_regions}",
+            )
         timer = Timer()
-        prep = predict(model, raster, hints, P.parse_global_hints(req), timer)
-        points = suggest_points(prep, k)
+        labels, order = lineart.regions(model, raster, req.max_regions or model.max_regions, timer)
+        image = P.Image(raster.width, raster.height, "gray16", labels.astype("<u2").tobytes())
+        return P.RegionsReply(image, order, timer.ms)
+
+    def op_suggest_points(self, req: P.SuggestPointsRequest) -> P.SuggestPointsReply:
+        raster = decode(req.image)
+        timer = Timer()
+        prep = predict(self._photo(), raster, req.points, req.global_hints, timer)
+        points = suggest_points(prep, req.k)
         timer.lap("suggest")
-        return {"points": points, "timing_ms": timer.ms}
+        return P.SuggestPointsReply(points, timer.ms)
 
-    def op_swatches(self, req: dict) -> dict:
-        P.check_fields(req, "swatches", SWATCHES_FIELDS)
-        if req.get("mode") == "lineart":
-            raise P.ProtocolError(
-                P.UNSUPPORTED, "line art has no colour distribution; swatches are for photos"
-            )
-        model = self._model(req)
-        raster = P.parse_image(req.get("image"), self.limits)
-        where = P.parse_points(req.get("points"), raster, self.limits, with_rgb=False)
-        hints = P.parse_points(req.get("hints"), raster, self.limits, name="hints")
-        k = P.parse_k(req.get("k"), "k", default=5)
+    def op_swatches(self, req: P.SwatchesRequest) -> P.SwatchesReply:
+        raster = decode(req.image)
         timer = Timer()
-        prep = predict(model, raster, hints, P.parse_global_hints(req), timer)
-        sw = swatches_at(prep, [(p.x, p.y) for p in where], k)
+        prep = predict(self._photo(), raster, req.hints, req.global_hints, timer)
+        rows = swatches_at(prep, [(p.x, p.y) for p in req.points], req.k)
         timer.lap("swatches")
-        return {"swatches": sw, "timing_ms": timer.ms}
+        return P.SwatchesReply(rows, timer.ms)
 
     # -- dispatch -----------------------------------------------------------------------
     def handle(self, payload: bytes) -> dict:
         rid: Any = None
         try:
             if len(payload) > self.limits.max_message_bytes:
-                raise P.ProtocolError(
-                    P.TOO_LARGE,
+                raise ProtocolError(
+                    ErrorCode.TOO_LARGE,
                     f"the request is {len(payload)} bytes; this engine accepts at most "
                     f"{self.limits.max_message_bytes}",
                 )
             try:
                 req = msgpack.unpackb(payload, raw=False, strict_map_key=False)
             except Exception as e:
-                raise P.ProtocolError(
-                    P.BAD_REQUEST, f"the request is not one valid msgpack map ({e})"
+                raise ProtocolError(
+                    ErrorCode.BAD_REQUEST, f"the request is not one valid msgpack map ({e})"
                 ) from None
             if isinstance(req, dict):
                 rid = req.get("id")
             rid, op = P.parse_envelope(req)
-            handler = self.ops.get(op)
-            if handler is None:
-                raise P.ProtocolError(
-                    P.UNSUPPORTED,
-                    f"unknown operation {op!r}; this engine supports {', '.join(sorted(self.ops))}",
-                )
-            body = handler(req)
-            return {"v": P.VERSION, "id": rid, "ok": True, **body}
-        except P.ProtocolError as e:
+            request = P.parse_request(req, op, self.limits)
+            return P.reply_map(self.ops[request.op](request), rid)
+        except ProtocolError as e:
             return error_reply(rid, e.code, e.message)
         except MemoryError:
-            return error_reply(rid, P.TOO_LARGE, "the engine ran out of memory for this request")
+            return error_reply(
+                rid, ErrorCode.TOO_LARGE, "the engine ran out of memory for this request"
+            )
         except Exception as e:  # the engine keeps serving whatever a request does
             log.error("internal error: %s", traceback.format_exc())
-            return error_reply(rid, P.INTERNAL, f"internal engine error: {type(e).__name__}: {e}")
+            return error_reply(
+                rid, ErrorCode.INTERNAL, f"internal engine error: {type(e).__name__}: {e}"
+            )
 
 
-def error_reply(rid: Any, code: str, message: str) -> dict:
-    return {
-        "v": P.VERSION,
-        "id": _safe_id(rid),
-        "ok": False,
-        "error": {"code": code, "message": message},
-    }
+def error_reply(rid: Any, code: ErrorCode, message: str) -> dict:
+    return P.error_map(_safe_id(rid), code, message)
 
 
 def _safe_id(rid: Any) -> Any:
@@ -280,7 +257,7 @@ def serve(engine: Engine, endpoints: Sequence[str], stop: Callable[[], bool] | N
             t0 = time.perf_counter()
             if len(body) != 1:
                 reply = error_reply(
-                    None, P.BAD_REQUEST, f"a request is one frame; got {len(body)} frames"
+                    None, ErrorCode.BAD_REQUEST, f"a request is one frame; got {len(body)} frames"
                 )
             else:
                 reply = engine.handle(body[0])

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from chromahint_client.protocol import Suggestion
+
 from .pipeline import Prepared
 from .upsample import lab_to_srgb8
 
@@ -34,7 +36,7 @@ def uncertainty(prep: Prepared) -> np.ndarray:
     return dist
 
 
-def suggest_points(prep: Prepared, k: int) -> list[dict]:
+def suggest_points(prep: Prepared, k: int) -> list[Suggestion]:
     score = torch.from_numpy(np.ascontiguousarray(uncertainty(prep), np.float32))[None, None]
     _, _, h, w = score.shape
     r = max(1, round(AREA_FRACTION * max(h, w)))
@@ -63,11 +65,8 @@ def suggest_points(prep: Prepared, k: int) -> list[dict]:
         )
         rgb = lab_to_srgb8(np.array([lum, *prep.pred.ab[:, wy, wx]], np.float32))
         out.append(
-            {
-                "x": round(x, 2),
-                "y": round(y, 2),
-                "rgb": [int(v) for v in rgb],
-                "score": round(value, 5),
-            }
+            Suggestion(
+                round(x, 2), round(y, 2), (int(rgb[0]), int(rgb[1]), int(rgb[2])), round(value, 5)
+            )
         )
     return out

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from .color import WHITE_D65, XYZ_TO_RGB
 from .models.lab_torch import finv
+from .models.normalize import lightness_unit
 
 RADIUS = 2  # box radius at working resolution
 EPS = 1e-3  # regularisation, with L scaled to [0, 1]
@@ -60,7 +61,7 @@ class LayerRenderer:
     """Evaluates the guided model at full size and converts Lab to sRGB8, strip by strip."""
 
     def __init__(self, L_work: np.ndarray, ab_work: np.ndarray, out_w: int, out_h: int) -> None:
-        guide = torch.from_numpy(L_work / 100.0).float()
+        guide = torch.from_numpy(lightness_unit(L_work)).float()
         a_map, b_map = guided_coefficients(guide, torch.from_numpy(ab_work).float())
         # With ab = A * L/100 + B: fx = fy + a/500 = L * Px + Qx, fz = fy - b/200 = L * Pz + Qz.
         maps = torch.stack(

@@ -6,4 +6,11 @@ Python lacks them, and records everything it wrote in a manifest so uninstall ca
 exactly that.
 """
 
-PLUGIN_NAME = "chromahint"
+# GIMP 3 runs plug-ins/<name>/<name>.py; a hyphen keeps the entry file from ever being
+# imported as a module (it would shadow a package). Krita imports pykrita/<name> as a
+# package named by the .desktop file's X-KDE-Library.
+GIMP_PLUGIN = "chromahint-gimp"
+KRITA_PLUGIN = "chromahint_krita"
+# What releases up to 0.1 installed as: an install over one of those removes these files
+# (those its manifest lists), so the old and the new plug-in never both load.
+LEGACY_PLUGIN = "chromahint"

@@ -15,7 +15,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import PLUGIN_NAME, engine_env, kritarc
+from chromahint_client.settings import FILE_NAME as SETTINGS_FILE
+
+from . import GIMP_PLUGIN, engine_env, kritarc
 from .editors import (
     EditorPython,
     Found,
@@ -94,11 +96,12 @@ class Doctor:
         for f in files:
             self.check(OK, f"weights {f.name}: sha256 {sha256_file(f)} ({f.stat().st_size} bytes)")
         for spec in SPECS:
-            if (folder / spec.weights).is_file():
+            names = [name for name, _loader in spec.weights]  # candidates, best first
+            if any((folder / name).is_file() for name in names):
                 continue
-            where = f"{folder / spec.weights}"
+            where = " or ".join(str(folder / name) for name in names)
             get = (
-                f"reinstall a chromahint release that ships {spec.weights}, or point "
+                f"reinstall a chromahint release that ships {' or '.join(names)}, or point "
                 f"{WEIGHTS_ENV} at a folder holding it"
             )
             if spec.fallback:
@@ -117,7 +120,8 @@ class Doctor:
 
     def reachable(self, endpoint: str | None) -> None:
         from chromahint_client import DEFAULT_ENDPOINT
-        from chromahint_client.launcher import DEFAULT_COMMAND, is_running
+        from chromahint_client.launcher import is_running
+        from chromahint_client.settings import DEFAULT_COMMAND
 
         settings = self.installed_settings()
         endpoint = endpoint or settings.get("endpoint") or DEFAULT_ENDPOINT
@@ -125,13 +129,12 @@ class Doctor:
         info = is_running(endpoint)
         if info is not None:
             models = ", ".join(
-                f"{m['mode']}: {m['name']}{'' if m.get('learned') else ' (baseline)'}"
-                for m in info.get("models", [])
+                f"{m.mode}: {m.name}{'' if m.learned else ' (baseline)'}" for m in info.models
             )
             self.check(
                 OK,
-                f"engine answers at {endpoint}: {info.get('engine')}, device "
-                f"{info.get('device')}, models {models}",
+                f"engine answers at {endpoint}: {info.engine}, device {info.device}, "
+                f"models {models}",
             )
             return
         unit = systemd_unit_path(self.env)
@@ -163,7 +166,7 @@ class Doctor:
 
     def installed_settings(self) -> dict:
         for path in sorted(self.manifest.files):
-            if Path(path).name == "chromahint.json" and Path(path).is_file():
+            if Path(path).name == SETTINGS_FILE and Path(path).is_file():
                 try:
                     return json.loads(Path(path).read_text(encoding="utf-8"))
                 except ValueError:
@@ -240,7 +243,7 @@ class Doctor:
         fix = "chromahint install --gimp" + (f" --gimp-profile {override}" if override else "")
         found = self.editor_found("GIMP", find_gimp(), "3")
         location = pick(gimp_profile_candidates(self.env, self.system), override, "--gimp-profile")
-        main = gimp_plugin_dir(location.path) / f"{PLUGIN_NAME}.py" if location else None
+        main = gimp_plugin_dir(location.path) / f"{GIMP_PLUGIN}.py" if location else None
         if not found:
             if main is None or not main.is_file():
                 self.check(

@@ -15,7 +15,6 @@ from pathlib import Path
 from .paths import GIMP_FLATPAK_ID, KRITA_FLATPAK_ID, Location
 
 GIMP_COMMANDS = ("gimp-console-3.0", "gimp-3.0", "gimp")
-KRITA_COMMANDS = ("krita",)
 
 
 @dataclass(frozen=True)

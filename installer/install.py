@@ -15,7 +15,7 @@ from pathlib import Path
 
 from chromahint_client import DEFAULT_ENDPOINT
 
-from . import engine_env, kritarc, service
+from . import LEGACY_PLUGIN, engine_env, kritarc, service
 from .editors import EditorPython, gimp_python, given_python, krita_python
 from .manifest import Manifest, sha256_file
 from .paths import (
@@ -205,7 +205,7 @@ class Installer:
         settings = settings_bytes(self.opts.endpoint, self._engine_command_for(location))
         self.plan.files += gimp_files(location.path, settings)
         plugin_dir = gimp_plugin_dir(location.path)
-        self.plan.roots.append(plugin_dir)
+        self.plan.roots += [plugin_dir, location.path / "plug-ins" / LEGACY_PLUGIN]
         python = self._editor_python(gimp_python(location, self.env, self.system))
         self._plan_vendor("GIMP", plugin_dir, python, "gimp")
 
@@ -224,7 +224,9 @@ class Installer:
         settings = settings_bytes(self.opts.endpoint, self._engine_command_for(location))
         self.plan.files += krita_files(location.path, settings)
         plugin_dir = krita_plugin_dir(location.path)
+        pykrita = location.path / "pykrita"
         self.plan.roots += [plugin_dir, krita_desktop_path(location.path)]
+        self.plan.roots += [pykrita / LEGACY_PLUGIN, pykrita / f"{LEGACY_PLUGIN}.desktop"]
         self.plan.kritarc.append((rc, krita_enable_key()))
         python = self._editor_python(krita_python(location, self.env, self.system))
         self._plan_vendor("Krita", plugin_dir, python, "krita")

@@ -106,9 +106,10 @@ def set_value(text: str, group: str, key: str, value: str) -> tuple[str, str | N
             lines[-1] += nl
         sep = nl if lines and lines[-1].strip() else ""
         return "".join(lines) + f"{sep}[{group}]{nl}{wanted}{nl}", None, True
-    if not lines[found.last_at].endswith("\n"):
-        lines[found.last_at] += nl
-    lines.insert(found.last_at + 1, wanted + nl)
+    last = found.group_at if found.last_at is None else found.last_at  # set with group_at
+    if not lines[last].endswith("\n"):
+        lines[last] += nl
+    lines.insert(last + 1, wanted + nl)
     return "".join(lines), None, False
 
 

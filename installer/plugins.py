@@ -14,7 +14,11 @@ from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path, PurePosixPath
 
-from . import PLUGIN_NAME
+from chromahint_client.settings import FILE_NAME as SETTINGS_FILE
+
+from . import GIMP_PLUGIN, KRITA_PLUGIN
+
+KRITA_LIB = "lib"  # must match plugin_krita/chromahint_krita/__init__.py
 
 
 class InstallError(Exception):
@@ -58,12 +62,12 @@ def _client_files(dest: Path, component: str) -> list[PlannedFile]:
 
 
 def gimp_plugin_dir(profile: Path) -> Path:
-    return profile / "plug-ins" / PLUGIN_NAME
+    return profile / "plug-ins" / GIMP_PLUGIN
 
 
 def gimp_files(profile: Path, settings: bytes) -> list[PlannedFile]:
-    src = _source("chromahint_installer.plugin_gimp") / PLUGIN_NAME
-    main = f"{PLUGIN_NAME}.py"
+    src = _source("chromahint_installer.plugin_gimp") / GIMP_PLUGIN
+    main = f"{GIMP_PLUGIN}.py"
     if not src.is_dir() or not (src / main).is_file():
         raise InstallError(
             f"the GIMP plug-in is missing from this installation ({src}/{main}); "
@@ -76,21 +80,21 @@ def gimp_files(profile: Path, settings: bytes) -> list[PlannedFile]:
         for rel, data in _walk(src)
     ]
     files += _client_files(dest, "gimp")
-    files.append(PlannedFile(dest / "chromahint.json", settings, 0o644, "gimp"))
+    files.append(PlannedFile(dest / SETTINGS_FILE, settings, 0o644, "gimp"))
     return files
 
 
 def krita_plugin_dir(resources_dir: Path) -> Path:
-    return resources_dir / "pykrita" / PLUGIN_NAME
+    return resources_dir / "pykrita" / KRITA_PLUGIN
 
 
 def krita_desktop_path(resources_dir: Path) -> Path:
-    return resources_dir / "pykrita" / f"{PLUGIN_NAME}.desktop"
+    return resources_dir / "pykrita" / f"{KRITA_PLUGIN}.desktop"
 
 
 def krita_files(resources_dir: Path, settings: bytes) -> list[PlannedFile]:
     root = _source("chromahint_installer.plugin_krita")
-    desktop, package = root / f"{PLUGIN_NAME}.desktop", root / PLUGIN_NAME
+    desktop, package = root / f"{KRITA_PLUGIN}.desktop", root / KRITA_PLUGIN
     if not desktop.is_file() or not (package / "__init__.py").is_file():
         raise InstallError(
             f"the Krita plug-in is missing from this installation ({desktop}, {package}); "
@@ -99,15 +103,17 @@ def krita_files(resources_dir: Path, settings: bytes) -> list[PlannedFile]:
     dest = krita_plugin_dir(resources_dir)
     files = [PlannedFile(krita_desktop_path(resources_dir), desktop.read_bytes(), 0o644, "krita")]
     files += [PlannedFile(dest / rel, data, 0o644, "krita") for rel, data in _walk(package)]
-    files += _client_files(dest, "krita")
-    files.append(PlannedFile(dest / "chromahint.json", settings, 0o644, "krita"))
+    # In lib/, not beside our modules: Krita's plug-ins share one Python, so only the
+    # client's package name may join its sys.path, never our module names.
+    files += _client_files(dest / KRITA_LIB, "krita")
+    files.append(PlannedFile(dest / SETTINGS_FILE, settings, 0o644, "krita"))
     return files
 
 
 def krita_enable_key() -> str:
     """kritarc's `[python]` key: `enable_` + the desktop file's X-KDE-Library."""
-    desktop = _source("chromahint_installer.plugin_krita") / f"{PLUGIN_NAME}.desktop"
-    library = PLUGIN_NAME
+    desktop = _source("chromahint_installer.plugin_krita") / f"{KRITA_PLUGIN}.desktop"
+    library = KRITA_PLUGIN
     if desktop.is_file():
         for line in desktop.read_text(encoding="utf-8").splitlines():
             key, _, value = line.partition("=")

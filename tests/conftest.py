@@ -15,6 +15,16 @@ import pytest
 from chromahint_client.launcher import is_running
 
 REPO = Path(__file__).resolve().parents[1]
+TIERS = ("unit", "engine", "gimp", "krita")  # pyproject.toml's markers; README "Tests"
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Every test belongs to a tier, so `-m unit` / `-m engine` / … together run them all."""
+    untiered = [i.nodeid for i in items if not any(i.get_closest_marker(t) for t in TIERS)]
+    if untiered:
+        raise pytest.UsageError(
+            f"tests without a tier marker ({', '.join(TIERS)}): {', '.join(untiered[:10])}"
+        )
 
 
 def free_endpoint() -> str:

@@ -12,7 +12,7 @@ import os
 import time
 import traceback
 
-from gi.repository import Babl, Gegl, Gimp
+from gi.repository import Babl, Gegl, Gimp, Gio
 
 OUT = os.environ["CHROMAHINT_BATCH_OUT"]
 with open(os.path.join(OUT, "spec.json")) as spec_file:
@@ -66,12 +66,15 @@ def build_image(key, desc):
 
 
 def resolve(value):
-    """Spec values: plain JSON, or {"layer": [image, name]} / {"palette": name}."""
+    """Spec values: plain JSON, or {"layer": [image, name]} / {"palette": name} /
+    {"file": name of a file in OUT}."""
     if isinstance(value, dict) and "layer" in value:
         image_key, name = value["layer"]
         return find_layer(IMAGES[image_key], name)
     if isinstance(value, dict) and "palette" in value:
         return Gimp.Palette.get_by_name(value["palette"])
+    if isinstance(value, dict) and "file" in value:
+        return Gio.File.new_for_path(os.path.join(OUT, value["file"]))
     return value
 
 
@@ -130,7 +133,7 @@ def run_step(step):
         image.undo_enable()
     for name, babl in step.get("dump_before", []):
         out.setdefault("before", {})[name] = dump(step["id"] + "-before", image, name, babl)
-    plugin_dir = os.path.join(Gimp.directory(), "plug-ins", "chromahint")
+    plugin_dir = os.path.join(Gimp.directory(), "plug-ins", "chromahint-gimp")
     if "settings" in step:
         path = os.path.join(plugin_dir, "chromahint.json")
         with open(path) as f:

@@ -20,6 +20,7 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
 ARTIFACTS = REPO / "artifacts"
+PLUGIN = "chromahint_krita"  # pykrita/<PLUGIN>/ and <PLUGIN>.desktop, as the installer writes
 DRIVER = "chromahint_testdriver"
 EDITOR_PYTHON = "/usr/bin/python3"  # Krita's embedded Python is the system one
 
@@ -102,6 +103,15 @@ def install(root: Path, endpoint: str, engine_command: str | None = None) -> dic
     resources, kritarc = dirs["data"] / "krita", dirs["config"] / "kritarc"
     run_installer(resources, kritarc, endpoint, engine_command, dirs)
     pykrita = resources / "pykrita"
+    installed = [
+        pykrita / PLUGIN / "__init__.py",
+        pykrita / PLUGIN / "chromahint.json",
+        pykrita / PLUGIN / "lib" / "chromahint_client" / "protocol.py",
+        pykrita / f"{PLUGIN}.desktop",
+    ]
+    missing = [str(p) for p in installed if not p.is_file()]
+    if missing or f"enable_{PLUGIN}=true" not in kritarc.read_text(encoding="utf-8"):
+        raise KritaRunError(f"the installer did not install the plug-in as {PLUGIN}: {missing}")
     (pykrita / DRIVER).mkdir(parents=True, exist_ok=True)
     shutil.copyfile(TESTS / "krita_driver.py", pykrita / DRIVER / "__init__.py")
     (pykrita / f"{DRIVER}.desktop").write_text(DRIVER_DESKTOP, encoding="utf-8")
@@ -121,6 +131,8 @@ def run_scenario(
     dirs = install(root, endpoint, engine_command)
     results, log = root / "results.json", root / "krita.log"
     ARTIFACTS.mkdir(exist_ok=True)
+    # Krita's embedded Python must not take pytest's interpreter settings (PYTHONHOME,
+    # PYTHONPATH into another Python's site-packages), nor Qt's and Krita's of the session.
     run_env = {
         k: v for k, v in os.environ.items() if not k.startswith(("QT_", "XDG_", "PYTHON", "KRITA"))
     }

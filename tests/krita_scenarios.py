@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import struct
+import sys
 import threading
 import time
 
@@ -179,6 +180,10 @@ def find_docker(app):
     return next((d for d in app.dockers() if d.objectName() == "chromahint"), None)
 
 
+def swatch_titles(model) -> list[str]:
+    return [row.title for row in model.swatch_set.rows]
+
+
 # -- the main scenario ------------------------------------------------------------------------
 class Session:
     """What every flow uses: Krita, the docker's model and widgets, and a recorder."""
@@ -230,6 +235,11 @@ def main(ctx):
     docker.setVisible(True)
     docker.raise_()
     s = Session(ctx, docker)
+    # Krita loaded the plug-in as `chromahint_krita` (nothing named like the engine package).
+    folder = s.model.folder
+    loaded = sorted(m for m in sys.modules if m.split(".")[0].startswith("chromahint"))
+    ok = os.path.basename(folder) == "chromahint_krita" and "chromahint" not in sys.modules
+    ctx.check("plugin_package", ok and "chromahint_krita.model" in sys.modules, [folder, loaded])
     doc = yield from rgba8_flow(ctx, s)
     yield from live_flow(ctx, s, doc)
     yield from selection_flow(ctx, s, doc)
@@ -238,6 +248,7 @@ def main(ctx):
     yield from lineart_flow(ctx, s)
     errors = [m for m in s.rec.messages if m[0] == "error"]
     ctx.check("no_errors_in_docker", not errors, errors)
+    yield from settings_flow(ctx, s)  # shows an error on purpose: after the check above
 
 
 def rgba8_flow(ctx, s: Session):
@@ -266,15 +277,23 @@ def rgba8_flow(ctx, s: Session):
     chroma_checks(ctx, "u8", result, [("a", BLOB_A), ("b", BLOB_B)])
     ctx.results["u8_first_result"] = s.rec.results[-1]
 
-    # Swatches for the last hint: clicking one sets Krita's foreground colour.
-    ctx.check("u8.swatches_shown", bool(s.model.swatches), [s.model.swatch_title, s.rec.messages])
-    if s.model.swatches:
+    # Swatches: one row per hint blob, in reading order (A is left of B on the same rows);
+    # clicking one sets Krita's foreground colour.
+    rows = s.model.swatch_set.rows
+    ctx.check("u8.swatches_shown", bool(rows), [s.model.swatch_set.heading, s.rec.messages])
+    labels = [label.text() for label in s.panel.swatch_labels]
+    ok = swatch_titles(s.model) == labels == ["Hint 1", "Hint 2"] and all(r.swatches for r in rows)
+    ok = ok and "2 hints" in s.panel.swatch_title.text()
+    ctx.check("u8.swatch_rows_per_hint", ok, [labels, s.panel.swatch_title.text()])
+    buttons = sum(len(r.swatches) for r in rows)
+    ctx.check("u8.swatch_buttons_per_row", len(s.panel.swatch_buttons) == buttons, buttons)
+    if rows and rows[0].swatches:
         ctx.check("u8.swatch_button_enabled", s.panel.swatch_buttons[0].isEnabled())
         s.panel.swatch_buttons[0].click()
         yield 200
         view = s.window.activeView()
         fg = view.foregroundColor().colorForCanvas(view.canvas())
-        want = s.model.swatches[0][0]
+        want = rows[0].swatches[0].rgb
         got = (fg.red(), fg.green(), fg.blue())
         ok = all(abs(g - w) <= 1 for g, w in zip(got, want, strict=True))
         ctx.check("u8.swatch_sets_foreground", ok, {"fg": got, "swatch": want})
@@ -307,6 +326,9 @@ def live_flow(ctx, s: Session, doc):
     yield wait_idle(s.model, s.rec, count + 1)
     live = s.rec.results[-1]
     ctx.check("live.result_is_live", live.get("live") is True, live)
+    # The new blob C (below A and B) got its own row, the third in reading order.
+    titles = swatch_titles(s.model)
+    ctx.check("live.swatch_row_per_new_hint", titles == ["Hint 1", "Hint 2", "Hint 3"], titles)
     chroma_checks(ctx, "live", doc.nodeByName("Colorized"), [("c", BLOB_C), ("a", BLOB_A)])
     s.panel.live_check.setChecked(False)
     ctx.check("live.turned_off", not s.model.live)
@@ -328,6 +350,9 @@ def selection_flow(ctx, s: Session, doc):
     chroma_checks(ctx, "sel", result, [("b2", BLOB_B2)])
     r = s.rec.results[-1]["rect"]
     ctx.check("sel.rect", (r.x, r.y, r.w, r.h) == (128, 0, 128, 136), repr(r))
+    # Swatch rows stay numbered over the whole image after a run on a selection.
+    titles = swatch_titles(s.model)
+    ctx.check("sel.swatch_rows_whole_image", titles == ["Hint 1", "Hint 2", "Hint 3"], titles)
     s.undo()  # this run replaced the layer: undo removes it ...
     yield within(lambda: doc.nodeByName("Colorized") is None)
     ctx.check("sel.undo_removes_result", doc.nodeByName("Colorized") is None, names(doc))
@@ -338,8 +363,9 @@ def selection_flow(ctx, s: Session, doc):
     ctx.check("sel.second_undo_restores_previous", ok, names(doc))
     s.panel.swatch_here_button.click()  # the selection's centre is (192, 68)
     yield lambda: not s.model.busy
-    ok = s.model.swatch_title == "At (192, 68)" and bool(s.model.swatches)
-    ctx.check("sel.swatches_at_selection", ok, [s.model.swatch_title, s.model.swatches])
+    heading, rows = s.model.swatch_set.heading, s.model.swatch_set.rows
+    ok = heading == "At (192, 68)" and len(rows) == 1 and bool(rows[0].swatches)
+    ctx.check("sel.swatches_at_selection", ok, [heading, repr(rows)])
     doc.setSelection(Selection())
     yield 200
 
@@ -462,6 +488,35 @@ def lineart_flow(ctx, s: Session):
     else:
         ok = level == "warning" and "line-art" in text and "lineart" in text
         ctx.check("lineart.unsupported_message", ok, [level, text])
+
+
+def settings_flow(ctx, s: Session):
+    """An unusable chromahint.json is an error in the docker, never silent defaults; fixing
+    the file and clicking ↻ brings the docker back."""
+    path = os.path.join(s.model.folder, "chromahint.json")
+    with open(path, encoding="utf-8") as f:
+        saved = f.read()
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("{not json")
+        s.panel.engine_button.click()
+        level, text = s.rec.last_message()
+        ok = level == "error" and path in text and s.model.settings is None
+        ok = ok and s.model.engine_state == "offline" and s.panel.message_label.text() == text
+        ctx.check("settings.error_shown", ok, [level, text, s.model.engine_text])
+        count, msgs = len(s.rec.results), len(s.rec.messages)
+        s.panel.colorize_button.click()
+        yield 300
+        level, text = s.rec.last_message()
+        ok = not s.model.busy and len(s.rec.results) == count and len(s.rec.messages) > msgs
+        ctx.check("settings.nothing_runs", ok and level == "error" and path in text, [level, text])
+    finally:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(saved)
+    s.panel.engine_button.click()
+    yield within(lambda: s.model.engine_state == "ready", 20)
+    ok = s.model.settings is not None and s.model.engine_state == "ready"
+    ctx.check("settings.recovered", ok, s.model.engine_text)
 
 
 # -- engine start-up and cancel ---------------------------------------------------------------

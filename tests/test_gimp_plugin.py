@@ -4,7 +4,8 @@ Each GIMP start costs seconds, so one batch run builds several images and runs m
 (tests/gimp_batch.py); the tests below check its report and pixel dumps with numpy. The
 plug-in is installed the way users get it: `chromahint install --gimp --gimp-profile DIR`.
 
-Fast tests without GIMP cover the plug-in's pure modules and its import discipline.
+Fast tests without GIMP (`unit`) cover the plug-in's pure modules, its layout and its import
+discipline; one (`engine`) runs its request path against a real engine.
 """
 
 from __future__ import annotations
@@ -26,20 +27,26 @@ from gimp_harness import (
     unusable_reason,
 )
 
-from chromahint_client import Client
-
-# The plug-in's pure modules, through the installer package that ships them (putting the
-# plug-in folder on sys.path would let its chromahint.py shadow the engine package).
-from chromahint_installer.plugin_gimp.chromahint.chromahint_gimp import (
-    engine_job,
-    pixel_formats,
-    region_overlay,
-    settings,
-    swatch_palette,
-)
+from chromahint_client import Client, hints, images, regions
+from chromahint_client import protocol as P
+from chromahint_client.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
-PLUGIN_DIR = REPO / "plugin_gimp" / "chromahint"
+PLUGIN_DIR = REPO / "plugin_gimp" / "chromahint-gimp"
+ENTRY = PLUGIN_DIR / "chromahint-gimp.py"
+PACKAGE = PLUGIN_DIR / "chromahint_gimp"
+# The plug-in's folder goes first on sys.path, as its entry file does inside GIMP (the entry
+# file's hyphen keeps it from ever being imported, so nothing is shadowed).
+sys.path.insert(0, str(PLUGIN_DIR))
+
+from chromahint_gimp import (  # noqa: E402
+    engine_job,
+    names,
+    pixel_formats,
+    region_overlay,
+    swatch_palette,
+)
+from chromahint_gimp.errors import PluginError  # noqa: E402
 
 # -- colour science for the checks (independent of the engine's own code) ------------------
 WHITE_D65 = np.array([0.95047, 1.0, 1.08883])
@@ -107,6 +114,17 @@ def to8(g: np.ndarray, channels: int = 3) -> bytes:
     return np.repeat(v[..., None], channels, -1).tobytes()
 
 
+def png(w: int, h: int) -> bytes:
+    """A small colour PNG file (a reference picture)."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (w, h), (200, 120, 40)).save(out, "PNG")
+    return out.getvalue()
+
+
 def layer_spec(name, kind, w, h, babl, file, offsets=(0, 0)) -> dict:
     return {
         "name": name,
@@ -153,50 +171,133 @@ def assert_lightness_kept(result: np.ndarray, source: np.ndarray) -> None:
     assert float(np.percentile(dl, 99.5)) < 1.5, f"99.5th percentile |ΔL| {np.percentile(dl, 99.5)}"
 
 
-def engine_info(endpoint: str) -> dict:
+def engine_info(endpoint: str) -> P.InfoReply:
     with Client(endpoint, timeout=10) as c:
         return c.info()
 
 
 # -- fast tests: no GIMP -------------------------------------------------------------------
 ALLOWED_GI = {"Gimp", "GimpUi", "Gegl", "Babl", "GLib", "GObject", "Gio"}
+# Modules that import gi run only inside GIMP; the pure ones are imported by these tests.
+GIMP_SIDE = {"chromahint-gimp.py", "runner.py", "dialog.py", "layers.py", "procedures.py"}
+PURE = {
+    "__init__.py",
+    "names.py",
+    "errors.py",
+    "pixel_formats.py",
+    "swatch_palette.py",
+    "region_overlay.py",
+    "engine_job.py",
+}
+# Importable without pyzmq/msgpack (registration must work without them).
+NO_CLIENT = {"chromahint-gimp.py", "runner.py", "names.py", "errors.py", "pixel_formats.py"}
 
 
-def imported_modules(path: Path) -> list[tuple[str, list[str]]]:
-    """(module, names) for every import in a file, wherever it is (try blocks included)."""
+def plugin_files() -> list[Path]:
+    return [ENTRY, *sorted(PACKAGE.glob("*.py"))]
+
+
+def imported_modules(path: Path, guarded: bool = True) -> list[tuple[str, list[str]]]:
+    """(module, names) for every import in a file; relative imports of the package become
+    chromahint_gimp.<module>. `guarded=False` leaves out imports inside a try block that
+    catches ImportError."""
+    tree = ast.parse(path.read_text(), str(path))
+    skip: set[int] = set()
+    if not guarded:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Try) and any(
+                isinstance(h.type, ast.Name) and h.type.id == "ImportError" for h in node.handlers
+            ):
+                skip |= {id(n) for stmt in node.body for n in ast.walk(stmt)}
     out = []
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
         if isinstance(node, ast.Import):
             out += [(alias.name, []) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                out.append(("chromahint_gimp", [a.name for a in node.names]))
+            names_ = [a.name for a in node.names]
+            if node.level and node.module:
+                out.append((f"chromahint_gimp.{node.module}", names_))
+            elif node.level:
+                out += [(f"chromahint_gimp.{n}", []) for n in names_]
             else:
-                out.append((node.module or "", [a.name for a in node.names]))
+                out.append((node.module or "", names_))
+                if node.module == "chromahint_gimp":
+                    out += [(f"chromahint_gimp.{n}", []) for n in names_]
     return out
 
 
-def test_plugin_imports_only_the_standard_library_gi_and_the_client():
-    files = [PLUGIN_DIR / "chromahint.py", *sorted((PLUGIN_DIR / "chromahint_gimp").glob("*.py"))]
-    assert len(files) >= 6
+def sibling(module: str) -> str | None:
+    """The file name of a chromahint_gimp module, or None for anything else."""
+    parts = module.split(".")
+    return f"{parts[1]}.py" if parts[0] == "chromahint_gimp" and len(parts) > 1 else None
+
+
+@pytest.mark.unit
+def test_plugin_layout_gi_only_in_the_gimp_side_modules():
+    files = {p.name for p in plugin_files()}
+    # Every module is classified: a new one must say which side it is on.
+    assert files == GIMP_SIDE | PURE, files ^ (GIMP_SIDE | PURE)
+    assert not (PACKAGE / "settings.py").exists()  # the shared chromahint_client.settings
     own = {"chromahint_client", "chromahint_gimp", "__future__"}
-    for path in files:
-        for module, names in imported_modules(path):
+    for path in plugin_files():
+        for module, imported in imported_modules(path):
             top = module.split(".")[0]
             if top == "gi":
-                assert path.name == "chromahint.py", f"{path.name}: pure modules must not use gi"
+                assert path.name in GIMP_SIDE, f"{path.name}: pure modules must not use gi"
                 if module == "gi.repository":
-                    assert set(names) <= ALLOWED_GI, f"{path.name}: gi.repository {names}"
+                    assert set(imported) <= ALLOWED_GI, f"{path.name}: gi.repository {imported}"
                 continue
             assert top in own or top in sys.stdlib_module_names, f"{path.name} imports {module}"
+            if path.name in PURE and sibling(module):
+                assert sibling(module) in PURE, f"{path.name} (pure) imports {module}"
 
 
+@pytest.mark.unit
+def test_registration_works_without_the_client():
+    """Registration imports nothing that needs pyzmq/msgpack, except under a guard that
+    reports the ImportError when a procedure runs."""
+    for path in plugin_files():
+        if path.name not in NO_CLIENT:
+            continue
+        for module, _ in imported_modules(path, guarded=False):
+            assert module.split(".")[0] != "chromahint_client", f"{path.name} imports {module}"
+            if sibling(module):
+                assert sibling(module) in NO_CLIENT, f"{path.name} imports {module} unguarded"
+    guarded = {sibling(m) for m, _ in imported_modules(PACKAGE / "runner.py")} - {None}
+    assert {"procedures.py", "dialog.py"} <= guarded
+
+
+@pytest.mark.unit
+def test_plugin_speaks_only_through_protocol_types():
+    """No raw request maps (Client.request is for tests) and no matching of error codes by
+    their strings: EngineReplyError and session.describe say what an error means."""
+    for path in plugin_files():
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                assert node.func.attr != "request", f"{path.name}:{node.lineno} raw request"
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                assert node.value != "unsupported", f"{path.name}:{node.lineno}"
+            if isinstance(node, ast.Dict):
+                keys = {k.value for k in node.keys if isinstance(k, ast.Constant)}
+                assert not keys & {"op", "image", "points"}, f"{path.name}:{node.lineno} {keys}"
+
+
+@pytest.mark.unit
 def test_plugin_file_is_executable_and_runs_with_python3():
-    main = PLUGIN_DIR / "chromahint.py"
-    assert main.read_text().startswith("#!/usr/bin/env python3\n")
-    assert os.access(main, os.X_OK)
+    assert ENTRY.read_text().startswith("#!/usr/bin/env python3\n")
+    assert os.access(ENTRY, os.X_OK)
 
 
+def babl_bytes_per_pixel(babl: str) -> int:
+    components, kind = babl.split(" ")
+    channels = len(components.replace("'", ""))
+    return channels * {"u8": 1, "u16": 2, "float": 4}[kind]
+
+
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("precision", "color", "alpha", "babl", "protocol"),
     [
@@ -214,15 +315,30 @@ def test_plugin_file_is_executable_and_runs_with_python3():
 def test_source_formats_match_the_protocol(precision, color, alpha, babl, protocol):
     fmt = pixel_formats.source_format(precision, color, alpha)
     assert (fmt.babl, fmt.protocol) == (babl, protocol)
-    msg = pixel_formats.image_message(bytes(3 * 2 * fmt.bytes_per_pixel), 3, 2, fmt)
-    assert msg["format"] == protocol and len(msg["data"]) == 3 * 2 * fmt.bytes_per_pixel
+    size = P.BYTES_PER_PIXEL[protocol]
+    assert babl_bytes_per_pixel(fmt.babl) == size  # what Babl hands out fills the image
+    image = images.layer_image(bytes(3 * 2 * size), 3, 2, fmt.protocol)
+    assert (image.format, image.width, image.height, len(image.data)) == (protocol, 3, 2, 6 * size)
 
 
-def test_image_message_rejects_a_short_read():
+@pytest.mark.unit
+def test_layer_image_rejects_a_short_read():
+    fmt = pixel_formats.source_format("u8", True, False)
     with pytest.raises(ValueError):
-        pixel_formats.image_message(b"\0" * 5, 3, 2, pixel_formats.source_format("u8", True, False))
+        images.layer_image(b"\0" * 5, 3, 2, fmt.protocol)
 
 
+@pytest.mark.unit
+def test_reply_pixels_must_be_the_layer_asked_about():
+    image = P.Image(4, 3, "rgba8", bytes(48))
+    assert pixel_formats.reply_pixels(image, "rgba8", (4, 3), "layer") == bytes(48)
+    with pytest.raises(ValueError, match="3x4 layer"):
+        pixel_formats.reply_pixels(image, "rgba8", (3, 4), "layer")
+    with pytest.raises(ValueError, match="not gray16"):
+        pixel_formats.reply_pixels(image, "gray16", (4, 3), "region labels")
+
+
+@pytest.mark.unit
 def test_region_overlay_tints_and_numbers_regions_in_priority_order():
     w, h = 120, 80
     labels = np.zeros((h, w), "<u2")
@@ -231,17 +347,32 @@ def test_region_overlay_tints_and_numbers_regions_in_priority_order():
     labels[:, 80:] = 9  # region 9: right
     overlay = region_overlay.render(labels.tobytes(), w, h, order=[3, 9, 7], count=2)
     rgba = np.frombuffer(overlay.rgba, np.uint8).reshape(h, w, 4)
-    assert [(a.rank, a.region) for a in overlay.anchors] == [(1, 3), (2, 9)]
+    assert [(r.rank, r.id) for r in overlay.regions] == [(1, 3), (2, 9)]
     assert rgba[:, :40, 3].max() == 0  # region 7 is third: not shown with count=2
     assert rgba[:, 40, 3].max() == 0  # lines stay clear
-    assert tuple(rgba[2, 45]) == (*region_overlay.color_for(1), region_overlay.TINT_ALPHA)
-    assert tuple(rgba[2, 118]) == (*region_overlay.color_for(2), region_overlay.TINT_ALPHA)
-    for anchor in overlay.anchors:
-        assert labels[anchor.y, anchor.x] == anchor.region  # the number sits on its region
-        box = rgba[anchor.y - 6 : anchor.y + 7, anchor.x - 6 : anchor.x + 7]
+    # The shared palette: the same tint for a rank as the Krita plug-in's.
+    assert tuple(rgba[2, 45]) == (*regions.color_for(1), region_overlay.TINT_ALPHA)
+    assert tuple(rgba[2, 118]) == (*regions.color_for(2), region_overlay.TINT_ALPHA)
+    for region in overlay.regions:
+        x, y = int(region.x), int(region.y)
+        assert labels[y, x] == region.id  # the number sits on its region
+        box = rgba[y - 6 : y + 7, x - 6 : x + 7]
         assert (box == 255).all(-1).any(), "a white digit is drawn at the anchor"
 
 
+@pytest.mark.unit
+def test_region_overlay_numbers_where_the_shared_region_map_says():
+    w, h = 90, 70
+    labels = np.zeros((h, w), "<u2")
+    labels[5:60, 5:40] = 2
+    labels[10:65, 50:85] = 5
+    shared = regions.region_map(labels.tobytes(), w, h, [5, 2], 2)
+    overlay = region_overlay.render(labels.tobytes(), w, h, [5, 2], 2)
+    assert overlay.regions == shared.regions
+    assert names.MAX_REGIONS == regions.MAX_SHOWN  # registration's bound is the shared one
+
+
+@pytest.mark.unit
 def test_region_overlay_anchor_lies_inside_a_concave_region():
     w, h = 60, 60
     labels = np.zeros((h, w), "<u2")
@@ -249,47 +380,67 @@ def test_region_overlay_anchor_lies_inside_a_concave_region():
     labels[:, :10] = 1
     labels[:, 50:] = 1
     overlay = region_overlay.render(labels.tobytes(), w, h, [1], 5)
-    (anchor,) = overlay.anchors
-    assert labels[anchor.y, anchor.x] == 1
+    (region,) = overlay.regions
+    assert labels[int(region.y), int(region.x)] == 1
 
 
+@pytest.mark.unit
 def test_region_overlay_rejects_labels_of_the_wrong_size():
     with pytest.raises(ValueError):
         region_overlay.render(b"\0\0" * 10, 4, 4, [1], 3)
 
 
+@pytest.mark.unit
 def test_swatch_places_and_entries():
     where = swatch_palette.places([(5.0, 5.0), (50.0, 5.0)], (200.0, -3.0), 100, 80)
     assert [p.label for p in where] == ["Hint 1", "Hint 2", "Selection"]
     assert (where[2].x, where[2].y) == (99.0, 0.0)  # clamped onto the layer
-    rows = [[{"rgb": [255, 0, 0], "p": 0.75}, {"rgb": [0, 0, 255], "p": 0.25}]] * 3
-    entries = swatch_palette.entries(where, rows)
+    row = [P.Swatch((255, 0, 0), 0.75), P.Swatch((0, 0, 255), 0.25)]
+    entries = swatch_palette.entries(where, [row] * 3)
     assert [e.name for e in entries[:2]] == ["Hint 1 · 75%", "Hint 1 · 25%"]
     assert entries[0].hex == "#ff0000" and len(entries) == 6
     with pytest.raises(ValueError):
-        swatch_palette.entries(where, rows[:2])
+        swatch_palette.entries(where, [row] * 2)
 
 
-def test_settings_defaults_and_file(tmp_path):
-    s = settings.load(str(tmp_path))
+@pytest.mark.unit
+def test_swatch_rows_follow_the_painted_blobs_in_reading_order():
+    # Painted in any order: bottom-left, top-right, middle. One row per blob, top to bottom.
+    w, h = 120, 90
+    layer = hint_layer(w, h, [(20, 70, 6, HINT_A), (100, 12, 6, HINT_B), (60, 40, 6, (0, 200, 0))])
+    found = hints.extract(layer.tobytes(), w, h)
+    where = swatch_palette.places([(b.x, b.y) for b in found.blobs], None, w, h)
+    assert [p.label for p in where] == ["Hint 1", "Hint 2", "Hint 3"]
+    assert [round(p.y) for p in where] == [12, 40, 70]
+    assert [b.rgb for b in found.blobs] == [HINT_B, (0, 200, 0), HINT_A]
+
+
+@pytest.mark.unit
+def test_plugin_settings_use_the_shared_loader(tmp_path):
+    s = engine_job.load_settings(str(tmp_path))  # no file: the defaults
     assert (s.endpoint, s.engine_command) == ("tcp://127.0.0.1:5557", "chromahint serve")
+    assert s.path == str(tmp_path / "chromahint.json")
     (tmp_path / "chromahint.json").write_text(
         '{"endpoint": "tcp://127.0.0.1:1", "engine_command": "x serve", "timeout": 2}'
     )
-    s = settings.load(str(tmp_path))
+    s = engine_job.load_settings(str(tmp_path))
     assert (s.endpoint, s.engine_command, s.timeout) == ("tcp://127.0.0.1:1", "x serve", 2.0)
+    # One failure rule: a broken file is an error naming the file (and the field).
+    (tmp_path / "chromahint.json").write_text('{"timeout": "soon"}')
+    with pytest.raises(PluginError, match="'timeout'") as err:
+        engine_job.load_settings(str(tmp_path))
+    assert str(tmp_path / "chromahint.json") in str(err.value)
     (tmp_path / "chromahint.json").write_text("{not json")
-    with pytest.raises(settings.SettingsError):
-        settings.load(str(tmp_path))
+    with pytest.raises(PluginError, match="chromahint.json"):
+        engine_job.load_settings(str(tmp_path))
 
 
+@pytest.mark.unit
 def test_background_request_pulses_and_returns_or_raises_in_the_caller():
     pulses: list[str | None] = []
 
     def work(report):
         report("busy")
-        import time
-
         time.sleep(0.35)
         return 42
 
@@ -297,26 +448,47 @@ def test_background_request_pulses_and_returns_or_raises_in_the_caller():
     assert pulses.count("busy") == 1 and len(pulses) >= 4
 
     def fail(report):
-        raise engine_job.EngineFailure("nope")
+        raise PluginError("nope")
 
-    with pytest.raises(engine_job.EngineFailure, match="nope"):
+    with pytest.raises(PluginError, match="nope"):
         engine_job.run_in_background(fail, pulses.append, interval=0.01)
 
 
-def test_engine_request_messages_against_a_real_engine(engine, tmp_path):
-    cfg = settings.Settings(endpoint=engine.endpoint, engine_command="false")
-    image = {"width": 8, "height": 8, "format": "gray8", "data": bytes(64)}
-    reply = engine_job.request(cfg, "colorize", lambda _: None, image=image, points=[])
-    assert reply["layer"]["format"] == "rgba8"
-    with pytest.raises(engine_job.EngineFailure) as err:
-        engine_job.request(cfg, "no_such_op", lambda _: None, image=image)
-    assert "cannot do this ('no_such_op')" in str(err.value)
-    assert "unknown operation" in str(err.value)
-    dead = settings.Settings(endpoint=free_endpoint(), engine_command="false", path="/x.json")
-    with pytest.raises(engine_job.EngineFailure) as err:
-        engine_job.request(dead, "colorize", lambda _: None, image=image, points=[])
+@pytest.mark.engine
+def test_engine_requests_against_a_real_engine(engine):
+    """The plug-in's request path (engine_job.ask): typed requests in, typed replies out,
+    and failures in words from chromahint_client.session."""
+    cfg = Settings(endpoint=engine.endpoint, engine_command="false")
+    image = P.Image(8, 8, "gray8", bytes(64))
+    spot = P.Point(2, 3, (200, 40, 40), 1.0)
+    reports: list[str] = []
+    reply = engine_job.ask(
+        cfg,
+        lambda c: c.colorize(P.ColorizeRequest(image, (spot,))),
+        "colorize",
+        reports.append,
+    )
+    assert isinstance(reply, P.ColorizeReply) and reply.layer.format == "rgba8"
+    assert (reply.layer.width, reply.layer.height) == (8, 8)
+    assert reports == ["Chromahint: waiting for the engine…"]  # running: nothing started
+    swatches = engine_job.ask(
+        cfg,
+        lambda c: c.swatches(P.SwatchesRequest(image, (P.Spot(2, 3),), k=2, hints=(spot,))),
+        "suggest colours",
+        reports.append,
+    )
+    assert len(swatches.swatches) == 1 and 1 <= len(swatches.swatches[0]) <= 2
+    # The engine answers `unsupported` (no swatches for line art): described, not matched.
+    lineart = P.SwatchesRequest(image, (P.Spot(2, 3),), mode=P.Mode.LINEART)
+    with pytest.raises(PluginError) as err:
+        engine_job.ask(cfg, lambda c: c.swatches(lineart), "suggest colours", reports.append)
+    assert "cannot suggest colours" in str(err.value) and "line art" in str(err.value)
+    dead = Settings(endpoint=free_endpoint(), engine_command="false", path="/x.json")
+    with pytest.raises(PluginError) as err:
+        engine_job.ask(dead, lambda c: c.info(), "colorize", reports.append)
     text = str(err.value)
     assert "not available" in text and "exited with code 1" in text and "/x.json" in text
+    assert any("Starting" in r and "false" in r for r in reports)  # it tried the command
 
 
 # -- inside GIMP ---------------------------------------------------------------------------
@@ -352,12 +524,16 @@ def prepare(gimp: GimpChroot, work: Path, endpoint: str, engine_command: str | N
     wrapper = gimp.python_wrapper(work / "chroot-python")
     install_plugin(work / "profile", endpoint, wrapper, work / "state", engine_command)
     # The installer put the plug-in where GIMP looks, the way GIMP needs it.
-    main = work / "profile" / "plug-ins" / "chromahint" / "chromahint.py"
+    folder = work / "profile" / "plug-ins" / "chromahint-gimp"
+    main = folder / "chromahint-gimp.py"
     assert main.is_file() and os.access(main, os.X_OK)
+    assert (folder / "chromahint_gimp" / "procedures.py").is_file()
+    assert (folder / "chromahint_client" / "protocol.py").is_file()  # the shared client
 
 
 # Image geometry used by the main run.
-RGB_W, RGB_H, RGB_BLOBS = 320, 240, [(80, 100, 16, HINT_A), (240, 100, 16, HINT_B)]
+# Blob B sits higher than blob A: in reading order (the swatch rows' order) it comes first.
+RGB_W, RGB_H, RGB_BLOBS = 320, 240, [(80, 100, 16, HINT_A), (240, 60, 16, HINT_B)]
 G16_W, G16_H, G16_BLOBS = 256, 192, [(60, 80, 14, HINT_A), (190, 80, 14, HINT_B)]
 # Offset case: a 200x160 photo at (60, 40) in a 320x240 image; a 200x40 hint layer at
 # (90, 100) whose blobs land on photo pixels (50, 80) and (150, 80), plus one beyond the
@@ -388,7 +564,7 @@ def lineart_engine(engine, tmp_path_factory):
     code runs with seeded untrained weights: enough to exercise the regions protocol and
     the drawing end to end (what the regions mean is the model's business, not GIMP's).
     None when neither is possible: only the tests that need it skip then."""
-    if any(m["mode"] == "lineart" for m in engine_info(engine.endpoint)["models"]):
+    if engine_info(engine.endpoint).model(P.Mode.LINEART) is not None:
         yield engine
         return
     try:
@@ -640,6 +816,13 @@ def main_spec(work: Path, lineart_endpoint: str | None) -> dict:
                 "props": {"reference": {"layer": ["rgb8", "Paper"]}},
             },
             {
+                "id": "reference-file",
+                "image": "rgb8",
+                "proc": colorize,
+                "drawables": ["Hints"],
+                "props": {"reference-file": {"file": write("reference.png", png(8, 6))}},
+            },
+            {
                 "id": "lineart",
                 "image": "rgb8",
                 "proc": colorize,
@@ -812,10 +995,14 @@ def test_suggest_colors_fills_the_chromahint_palette(main_run):
     assert palette["count"] == len(palette["entries"])
     # Each hint's own colour is among the suggestions at that hint (exactly, or within the
     # quantization of a learned model's colour bins): the places were mapped right.
-    for place, hinted in (("Hint 1", HINT_A), ("Hint 2", HINT_B)):
-        row = [e["rgb"] for e, p in zip(palette["entries"], places, strict=True) if p == place]
+    # The rows follow the blobs in reading order (top to bottom, then left to right).
+    reading = sorted(RGB_BLOBS, key=lambda b: (b[1] - b[2], b[0] - b[2]))
+    assert [rgb for *_, rgb in reading] == [HINT_B, HINT_A]  # not the painting order
+    for i, (*_, hinted) in enumerate(reading, start=1):
+        entries = zip(palette["entries"], places, strict=True)
+        row = [e["rgb"] for e, p in entries if p == f"Hint {i}"]
         best = min(delta_e(srgb_to_lab(np.array(rgb) / 255), hinted) for rgb in row)
-        assert best <= DELTA_E_MAX, (place, row)
+        assert best <= DELTA_E_MAX, (i, hinted, row)
     again = ok(main_run, "suggest-again")
     # Replaced, not appended to, and not duplicated as "Chromahint #1": one swatch each now.
     assert again["palette"]["count"] == 3 and not again["palette_duplicate"]
@@ -825,12 +1012,12 @@ def test_suggest_colors_fills_the_chromahint_palette(main_run):
 def test_guide_regions_without_a_lineart_model_says_so_cleanly(main_run, engine):
     info = engine_info(engine.endpoint)
     out = step(main_run, "regions")
-    if "regions" in info["ops"] and any(m["mode"] == "lineart" for m in info["models"]):
+    if "regions" in info.ops and info.model(P.Mode.LINEART) is not None:
         assert out["status"] == "success" and out["layers"][0] == "Chromahint regions"
         return
     message = failed(main_run, "regions")
-    assert "cannot do this ('regions')" in message
-    assert "lineart" in message or "unknown operation" in message
+    assert "cannot find the line-art regions" in message  # the engine's unsupported, described
+    assert "lineart" in message or "line-art" in message or "unknown operation" in message
     assert out["layers"] == step(main_run, "suggest-again")["layers"]  # nothing added
 
 
@@ -846,13 +1033,12 @@ def test_guide_regions_draws_the_engines_regions_numbered(main_run, lineart_engi
     assert (dumped["width"], dumped["height"], dumped["offsets"]) == (INK_W, INK_H, [0, 0])
     # The same request from here gives the labels GIMP got; the layer must be exactly
     # their rendering (tints for the first REGION_COUNT regions, numbers 1..N on them).
-    image = {"width": INK_W, "height": INK_H, "format": "rgb8"}
-    image["data"] = (work / "ink.raw").read_bytes()
+    image = P.Image(INK_W, INK_H, "rgb8", (work / "ink.raw").read_bytes())
     with Client(lineart_engine.endpoint, timeout=120) as c:
-        reply = c.request("regions", image=image, max_regions=REGION_COUNT)
-    labels, order = reply["labels"]["data"], reply["order"]
+        reply = c.regions(P.RegionsRequest(image, max_regions=REGION_COUNT))
+    labels, order = reply.labels.data, reply.order
     expected = region_overlay.render(labels, INK_W, INK_H, order, REGION_COUNT)
-    assert len(expected.anchors) == min(REGION_COUNT, len(order)) > 0
+    assert len(expected.regions) == min(REGION_COUNT, len(order)) > 0
     assert (work / dumped["file"]).read_bytes() == expected.rgba
     again = ok(main_run, "regions-again")  # replaced, not stacked
     assert again["layers"] == ["Chromahint regions", "Hints", "Ink"]
@@ -868,9 +1054,14 @@ def test_lineart_colorize_with_a_lineart_model(main_run, lineart_engine):
 
 @pytest.mark.gimp
 def test_reference_and_lineart_follow_what_the_engine_supports(main_run, engine):
-    modes = {m["mode"] for m in engine_info(engine.endpoint)["models"]}
-    message = failed(main_run, "reference")
-    assert "reference" in message and "does not support" in message
+    modes = {m.mode for m in engine_info(engine.endpoint).models}
+    # The protocol has no reference field, so the plug-in says so instead of sending one
+    # (a layer or a file alike), and changes nothing.
+    assert not any("reference" in f for f in P.ColorizeRequest.PHOTO_FIELDS)
+    for step_id in ("reference", "reference-file"):
+        message = failed(main_run, step_id)
+        assert "reference" in message and "does not support" in message, message
+        assert step(main_run, step_id)["layers"] == step(main_run, "regions")["layers"]
     if "lineart" in modes:
         ok(main_run, "lineart")
     else:
@@ -922,6 +1113,14 @@ def test_engine_not_running_and_timeout_give_clear_errors(gimp, engine, tmp_path
                 "settings": {"endpoint": engine.endpoint, "timeout": 0.05},
             },
             {
+                # The shared settings loader's one rule: a broken file is named, not ignored.
+                "id": "bad-settings",
+                "image": "small",
+                "proc": "chromahint-colorize",
+                "drawables": ["Hints"],
+                "settings": {"timeout": "soon"},
+            },
+            {
                 # vendor/ comes first on the plug-in's sys.path: a zmq there that cannot
                 # load stands for a GIMP Python without pyzmq.
                 "id": "no-zmq",
@@ -949,6 +1148,10 @@ def test_engine_not_running_and_timeout_give_clear_errors(gimp, engine, tmp_path
     assert no_zmq.get("status") == "execution-error", no_zmq
     assert "cannot talk to its engine from GIMP's Python" in no_zmq["message"]
     assert "no pyzmq in this test" in no_zmq["message"]
+    bad = report["steps"]["bad-settings"]
+    assert bad.get("status") == "execution-error", bad
+    assert "'timeout'" in bad["message"] and "chromahint.json" in bad["message"]
+    assert bad["layers"] == ["Hints", "Photo"]
     assert "Traceback" not in run.stderr, run.describe()
 
 

@@ -7,6 +7,8 @@ import pytest
 
 from chromahint_client.hints import extract, to_8bit
 
+pytestmark = pytest.mark.unit
+
 
 def layer(w: int, h: int) -> np.ndarray:
     return np.zeros((h, w, 4), np.uint8)
@@ -20,7 +22,7 @@ def test_blob_colour_is_alpha_weighted_not_averaged_with_transparent_black():
     h = extract(px.tobytes(), 40, 30, cell=100)
     assert len(h.blobs) == 1 and len(h.points) == 1
     assert h.blobs[0].rgb == (200, 40, 40)
-    assert h.points[0]["rgb"] == [200, 40, 40]
+    assert h.points[0].rgb == (200, 40, 40)
     b = h.blobs[0]
     assert b.bbox == (10, 9, 20, 21)
     assert 14 < b.x < 16 and 14 < b.y < 16
@@ -33,10 +35,10 @@ def test_strokes_become_points_per_cell_and_blobs_split():
     h = extract(px.tobytes(), 64, 64, cell=8)
     assert len(h.blobs) == 2
     assert {b.rgb for b in h.blobs} == {(10, 200, 10), (10, 10, 200)}
-    stroke_points = [p for p in h.points if p["rgb"] == [10, 200, 10]]
+    stroke_points = [p for p in h.points if p.rgb == (10, 200, 10)]
     assert len(stroke_points) >= 7  # the stroke spans 7-8 cells
-    assert all(p["size"] == 8 for p in h.points)
-    assert all(5 <= p["y"] <= 8 for p in stroke_points)
+    assert all(p.size == 8 for p in h.points)
+    assert all(5 <= p.y <= 8 for p in stroke_points)
 
 
 def test_two_colours_touching_give_their_own_points():
@@ -45,7 +47,7 @@ def test_two_colours_touching_give_their_own_points():
     px[:, 16:] = (0, 0, 255, 255)
     h = extract(px.tobytes(), 32, 8, cell=8)
     assert len(h.blobs) == 1  # one connected blob...
-    assert sorted(tuple(p["rgb"]) for p in h.points) == [(0, 0, 255)] * 2 + [(255, 0, 0)] * 2
+    assert sorted(tuple(p.rgb) for p in h.points) == [(0, 0, 255)] * 2 + [(255, 0, 0)] * 2
 
 
 def test_bgra_order_offsets_and_clipping():
@@ -55,15 +57,15 @@ def test_bgra_order_offsets_and_clipping():
     h = extract(px.tobytes(), 20, 20, order="BGRA", offset=(90, 40), image_size=(100, 100), cell=50)
     assert len(h.points) == 1  # the second blob lies right of the image (x >= 100)
     p = h.points[0]
-    assert p["rgb"] == [220, 60, 30]
-    assert 93 < p["x"] < 95 and 43 < p["y"] < 45
+    assert p.rgb == (220, 60, 30)
+    assert 93 < p.x < 95 and 43 < p.y < 45
 
 
 def test_sixteen_bit_samples():
     px = np.zeros((4, 4, 4), "<u2")
     px[1:3, 1:3] = (51400, 10280, 2570, 65535)
     h = extract(to_8bit(px.tobytes()), 4, 4, cell=4)
-    assert h.points[0]["rgb"] == [200, 40, 10]
+    assert h.points[0].rgb == (200, 40, 10)
 
 
 def test_faint_dust_is_ignored_and_cells_grow_past_max_points():

@@ -27,6 +27,8 @@ from chromahint_installer.cli import register
 from chromahint_installer.engine_env import Gpu, detect_gpu, torch_index
 from chromahint_installer.manifest import KritarcEdit
 
+pytestmark = pytest.mark.engine
+
 PY = sys.executable
 
 # A user's kritarc as Krita leaves it, with the awkward parts: a key with spaces, non-ASCII,
@@ -149,7 +151,7 @@ def home(tmp_path: Path) -> Path:
 
 
 def gimp_dir(home: Path) -> Path:
-    return home / ".config" / "GIMP" / "3.0" / "plug-ins" / "chromahint"
+    return home / ".config" / "GIMP" / "3.0" / "plug-ins" / "chromahint-gimp"
 
 
 def krita_dir(home: Path) -> Path:
@@ -175,39 +177,44 @@ def test_install_writes_plugins_enables_krita_and_records_manifest(home: Path) -
     assert "GIMP 3 profile:" in res.stdout and "(default)" in res.stdout
 
     gimp = gimp_dir(home)
-    gimp_src = shipped("chromahint_installer.plugin_gimp", "chromahint")
+    gimp_src = shipped("chromahint_installer.plugin_gimp", "chromahint-gimp")
     assert gimp_src, "the GIMP plug-in sources are missing from the package"
     for rel, data in gimp_src.items():
         assert (gimp / rel).read_bytes() == data, rel
-    main = gimp / "chromahint.py"
+    main = gimp / "chromahint-gimp.py"
     assert stat.S_IMODE(main.stat().st_mode) == 0o755
     assert stat.S_IMODE((gimp / "chromahint.json").stat().st_mode) == 0o644
     client = shipped("chromahint_client", "")
     for rel, data in client.items():
         if rel.endswith(".py"):
             assert (gimp / "chromahint_client" / rel).read_bytes() == data
-            assert (krita_dir(home) / "chromahint" / "chromahint_client" / rel).read_bytes() == data
+            assert (
+                krita_dir(home) / "chromahint_krita" / "lib" / "chromahint_client" / rel
+            ).read_bytes() == data
 
     krita_src = shipped("chromahint_installer.plugin_krita", "")
-    assert "chromahint.desktop" in krita_src and "chromahint/__init__.py" in krita_src
+    assert "chromahint_krita.desktop" in krita_src and "chromahint_krita/__init__.py" in krita_src
     for rel, data in krita_src.items():
-        if rel == "chromahint.desktop" or rel.startswith("chromahint/"):
+        if rel == "chromahint_krita.desktop" or rel.startswith("chromahint_krita/"):
             assert (krita_dir(home) / rel).read_bytes() == data, rel
 
-    for settings in (gimp / "chromahint.json", krita_dir(home) / "chromahint" / "chromahint.json"):
+    for settings in (
+        gimp / "chromahint.json",
+        krita_dir(home) / "chromahint_krita" / "chromahint.json",
+    ):
         doc = json.loads(settings.read_text())
         assert doc["endpoint"] == "tcp://127.0.0.1:5557"
         assert doc["engine_command"].endswith("-m chromahint serve")
         assert Path(doc["engine_command"].split(" -m ")[0].strip("'")).is_file()
 
     rc = (home / ".config" / "kritarc").read_bytes()
-    assert rc.replace(b"enable_other=true\nenable_chromahint=true\n", b"enable_other=true\n") == (
-        KRITARC
-    ), rc
+    assert rc.replace(
+        b"enable_other=true\nenable_chromahint_krita=true\n", b"enable_other=true\n"
+    ) == (KRITARC), rc
 
     manifest = json.loads((home / ".local/share/chromahint/install-manifest.json").read_text())
     written = set(manifest["files"])
-    assert str(main) in written and str(krita_dir(home) / "chromahint.desktop") in written
+    assert str(main) in written and str(krita_dir(home) / "chromahint_krita.desktop") in written
     for p, record in manifest["files"].items():
         assert sha(Path(p)) == record["sha256"]
         assert stat.S_IMODE(Path(p).stat().st_mode) == record["mode"]
@@ -242,12 +249,12 @@ def test_uninstall_restores_the_tree_exactly(home: Path) -> None:
 
 def test_uninstall_restores_a_previous_kritarc_value(cli, home: Path) -> None:
     original = KRITARC.replace(
-        b"enable_other=true\n", b"enable_other=true\nenable_chromahint=false\n"
+        b"enable_other=true\n", b"enable_other=true\nenable_chromahint_krita=false\n"
     )
     (home / ".config" / "kritarc").write_bytes(original)
     env = fake_env(home)
     cli(env, *INSTALL)
-    assert b"enable_chromahint=true\n" in (home / ".config" / "kritarc").read_bytes()
+    assert b"enable_chromahint_krita=true\n" in (home / ".config" / "kritarc").read_bytes()
     cli(env, "uninstall")
     assert (home / ".config" / "kritarc").read_bytes() == original
 
@@ -276,7 +283,7 @@ def test_dry_run_writes_nothing_and_lists_every_file(cli, home: Path) -> None:
 
 def test_foreign_file_at_a_target_stops_install_unless_forced(cli, home: Path) -> None:
     env = fake_env(home)
-    target = gimp_dir(home) / "chromahint.py"
+    target = gimp_dir(home) / "chromahint-gimp.py"
     target.parent.mkdir(parents=True)
     target.write_text("# my own script that happens to have this name\n")
     before = snapshot(home)
@@ -287,7 +294,7 @@ def test_foreign_file_at_a_target_stops_install_unless_forced(cli, home: Path) -
     cli(env, *INSTALL, "--force")
     assert (
         target.read_bytes()
-        == shipped("chromahint_installer.plugin_gimp", "chromahint")["chromahint.py"]
+        == shipped("chromahint_installer.plugin_gimp", "chromahint-gimp")["chromahint-gimp.py"]
     )
     cli(env, "uninstall")
     assert target.read_text() == "# my own script that happens to have this name\n"
@@ -303,7 +310,7 @@ def test_user_changes_are_kept_by_uninstall_and_block_reinstall(cli, home: Path)
     res = cli(env, "uninstall")
     assert "changed since install; it is yours now" in res.stdout
     assert settings.read_text() == '{"endpoint": "tcp://10.0.0.2:5557"}\n'
-    assert not (gimp_dir(home) / "chromahint.py").exists()
+    assert not (gimp_dir(home) / "chromahint-gimp.py").exists()
     assert not (home / ".local/share/chromahint").exists()
 
 
@@ -317,7 +324,7 @@ def test_overrides_missing_editors_and_gimp3_directory(cli, tmp_path: Path) -> N
 
     env = fake_env(h, GIMP3_DIRECTORY=str(tmp_path / "g3"))
     cli(env, "install", "--gimp", "--no-vendor")
-    assert (tmp_path / "g3" / "plug-ins" / "chromahint" / "chromahint.py").is_file()
+    assert (tmp_path / "g3" / "plug-ins" / "chromahint-gimp" / "chromahint-gimp.py").is_file()
 
     rc, res_dir = tmp_path / "etc" / "kritarc", tmp_path / "kr"
     cli(
@@ -334,8 +341,8 @@ def test_overrides_missing_editors_and_gimp3_directory(cli, tmp_path: Path) -> N
         "--engine-command",
         "eng serve",
     )
-    assert rc.read_bytes() == b"[python]\nenable_chromahint=true\n"
-    doc = json.loads((res_dir / "pykrita" / "chromahint" / "chromahint.json").read_text())
+    assert rc.read_bytes() == b"[python]\nenable_chromahint_krita=true\n"
+    doc = json.loads((res_dir / "pykrita" / "chromahint_krita" / "chromahint.json").read_text())
     assert doc == {"endpoint": "tcp://127.0.0.1:6000", "engine_command": "eng serve"}
     cli(env, "uninstall")
     assert not rc.exists() and not rc.parent.exists() and not res_dir.exists()
@@ -366,9 +373,11 @@ def test_doctor_reports_plugins_and_fails_on_problems(cli, home: Path) -> None:
     assert "[ OK ] GIMP's Python" in out and "imports zmq" in out
     assert "[FAIL]" not in out
 
-    (gimp_dir(home) / "chromahint.py").chmod(0o644)
+    (gimp_dir(home) / "chromahint-gimp.py").chmod(0o644)
     rc = home / ".config" / "kritarc"
-    rc.write_bytes(rc.read_bytes().replace(b"enable_chromahint=true", b"enable_chromahint=false"))
+    rc.write_bytes(
+        rc.read_bytes().replace(b"enable_chromahint_krita=true", b"enable_chromahint_krita=false")
+    )
     res = cli(env, "doctor", "--gimp", "--krita", "--editor-python", PY, expect=1)
     assert "not executable" in res.stdout and "fix: chmod +x" in res.stdout
     assert "[FAIL] Krita plug-in not enabled" in res.stdout
@@ -507,7 +516,7 @@ def test_flatpak_profile_is_detected_and_engine_started_on_the_host(cli, tmp_pat
     h = tmp_path / "home"
     (h / ".var/app/org.gimp.GIMP/config/GIMP/3.0").mkdir(parents=True)
     cli(fake_env(h), "install", "--gimp", "--no-vendor")
-    settings = h / ".var/app/org.gimp.GIMP/config/GIMP/3.0/plug-ins/chromahint/chromahint.json"
+    settings = h / ".var/app/org.gimp.GIMP/config/GIMP/3.0/plug-ins/chromahint-gimp/chromahint.json"
     assert json.loads(settings.read_text())["engine_command"].startswith("flatpak-spawn --host ")
 
 
@@ -579,6 +588,37 @@ def test_vendored_wheels_import_in_a_python_without_them(
 
 def test_package_ships_the_plugins() -> None:
     # pyproject maps plugin_gimp/ and plugin_krita/ into chromahint_installer as package data.
-    gimp = resources.files("chromahint_installer.plugin_gimp") / "chromahint" / "chromahint.py"
-    krita = resources.files("chromahint_installer.plugin_krita") / "chromahint.desktop"
+    gimp = (
+        resources.files("chromahint_installer.plugin_gimp")
+        / "chromahint-gimp"
+        / "chromahint-gimp.py"
+    )
+    krita = resources.files("chromahint_installer.plugin_krita") / "chromahint_krita.desktop"
     assert gimp.is_file() and krita.is_file()
+
+
+def test_install_over_a_0_1_release_removes_the_old_plugin_names(home: Path, cli) -> None:
+    """0.1 installed plug-ins/chromahint/ and pykrita/chromahint/: both must go, or GIMP and
+    Krita would load the old plug-in beside the new one."""
+    from chromahint_installer.manifest import FileRecord, Manifest
+
+    env = fake_env(home)
+    cli(env, *INSTALL, "--no-vendor")
+    old_gimp = home / ".config" / "GIMP" / "3.0" / "plug-ins" / "chromahint" / "chromahint.py"
+    old_krita = krita_dir(home) / "chromahint" / "__init__.py"
+    old_desktop = krita_dir(home) / "chromahint.desktop"
+    manifest = Manifest.load(home / ".local" / "share" / "chromahint" / "install-manifest.json")
+    for path, component in ((old_gimp, "gimp"), (old_krita, "krita"), (old_desktop, "krita")):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("# chromahint 0.1\n")
+        manifest.files[str(path)] = FileRecord(sha(path), 0o644, component)
+    manifest.save()
+    others = {p: p.read_bytes() for p in (krita_dir(home) / "other.desktop",)}
+
+    cli(env, *INSTALL, "--no-vendor")
+    assert not old_gimp.exists() and not old_krita.exists() and not old_desktop.exists()
+    assert (gimp_dir(home) / "chromahint-gimp.py").is_file()
+    assert (krita_dir(home) / "chromahint_krita" / "__init__.py").is_file()
+    assert all(p.read_bytes() == data for p, data in others.items())
+    paths = Manifest.load(manifest.path).files
+    assert str(old_gimp) not in paths and str(old_desktop) not in paths

@@ -1,15 +1,18 @@
-"""The Krita plug-in: fast checks of its pure parts, and its docker driven inside real Krita.
+"""The Krita plug-in: its pure parts, its engine work against a real engine, and its docker
+driven inside real Krita.
 
-The `krita` tests install the plug-in with `chromahint install --krita` into fresh XDG
-folders, start Krita 5 under Xvfb and run tests/krita_scenarios.py there against a real
-engine on loopback. They are skipped only when Krita is not installed and
-CHROMAHINT_REQUIRE_KRITA is not set (tests/setup/krita.sh installs it).
+- `unit`: the plug-in's pure modules (no Krita, no Qt, no engine), imported the way they
+  ship: through the installer package `chromahint_installer.plugin_krita`.
+- `engine`: the off-GUI-thread work (engine_work.py) against a real engine process.
+- `krita`: the plug-in installed with `chromahint install --krita` into fresh XDG folders,
+  Krita 5 under Xvfb running tests/krita_scenarios.py against a real engine on loopback.
+  Skipped only when Krita is not installed and CHROMAHINT_REQUIRE_KRITA is not set
+  (tests/setup/krita.sh installs it).
 """
 
 from __future__ import annotations
 
 import ast
-import importlib.util
 import json
 import os
 import signal
@@ -22,12 +25,28 @@ import pytest
 from conftest import free_endpoint, launch_engine
 from krita_harness import ARTIFACTS, KritaRun, krita_installed, run_scenario
 
+from chromahint_client import Client, EngineReplyError, hints, images
+from chromahint_client import protocol as P
+from chromahint_client import regions as shared_regions
+from chromahint_client import settings as plugin_settings
 from chromahint_client.launcher import is_running
+from chromahint_installer import KRITA_PLUGIN
+from chromahint_installer.plugin_krita.chromahint_krita import (
+    engine_work,
+    jobs,
+    pixels,
+    swatches,
+)
 
 REPO = Path(__file__).resolve().parents[1]
-PLUGIN = REPO / "plugin_krita" / "chromahint"
+PLUGIN = REPO / "plugin_krita" / "chromahint_krita"
 SCENARIOS = Path(__file__).resolve().parent / "krita_scenarios.py"
 ALLOWED_THIRD_PARTY = {"PyQt5", "krita", "chromahint_client"}
+# Modules that may import Krita at run time: kritadoc.py makes every Krita call, docker.py
+# subclasses Krita's DockWidget. The others name Krita's types for annotations only.
+KRITA_IMPORTERS = {"kritadoc.py", "docker.py"}
+WIDGET_MODULES = {"docker.py"}  # the only module with widgets
+MAX_MODULE_LINES = 400
 
 needs_krita = pytest.mark.skipif(
     not krita_installed() and not os.environ.get("CHROMAHINT_REQUIRE_KRITA"),
@@ -36,33 +55,42 @@ needs_krita = pytest.mark.skipif(
 )
 
 
-def _load(name: str):
-    """A pure module of the plug-in, loaded from its file (the package needs Krita)."""
-    spec = importlib.util.spec_from_file_location(f"krita_plugin_{name}", PLUGIN / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while defining
-    spec.loader.exec_module(module)
-    return module
-
-
-# -- fast checks (no Krita) -------------------------------------------------------------------
-def _imported_roots(path: Path) -> set[str]:
-    roots = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+# -- the package's shape (unit) -----------------------------------------------------------------
+def _runtime_imports(path: Path) -> list[tuple[str, list[str]]]:
+    """(module, names) imported outside `if TYPE_CHECKING:` blocks; relative ones as '.x'."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    skip = {
+        id(n)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for child in node.body
+        for n in ast.walk(child)
+    }
+    out = []
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
         if isinstance(node, ast.Import):
-            roots |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            roots.add(node.module.split(".")[0])
-    return roots
+            out += [(alias.name, []) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            module = "." * node.level + (node.module or "")
+            out.append((module, [alias.name for alias in node.names]))
+    return out
 
 
+def _modules() -> list[Path]:
+    return sorted(PLUGIN.rglob("*.py"))
+
+
+@pytest.mark.unit
 def test_plugin_imports_only_the_allowed_modules():
-    files = sorted(PLUGIN.rglob("*.py"))
+    files = _modules()
     assert len(files) >= 5, files
     stdlib = set(sys.stdlib_module_names)
     bad = {}
     for path in files:
-        extra = _imported_roots(path) - stdlib - ALLOWED_THIRD_PARTY
+        roots = {m.split(".")[0] for m, _ in _runtime_imports(path) if not m.startswith(".")}
+        extra = roots - stdlib - ALLOWED_THIRD_PARTY
         if extra:
             bad[str(path.relative_to(REPO))] = sorted(extra)
     assert not bad, (
@@ -70,62 +98,97 @@ def test_plugin_imports_only_the_allowed_modules():
     )
 
 
+@pytest.mark.unit
+def test_krita_is_called_only_from_kritadoc_and_widgets_only_from_the_docker():
+    krita_users, widget_users = set(), set()
+    for path in _modules():
+        imports = _runtime_imports(path)
+        if any(m.split(".")[0] == "krita" for m, _ in imports):
+            krita_users.add(path.name)
+        if any(m.startswith("PyQt5.QtWidgets") or m == ".docker" for m, _ in imports):
+            widget_users.add(path.name)
+        if path.name == "docker.py":
+            krita_names = {n for m, names in imports if m == "krita" for n in names}
+            assert krita_names == {"DockWidget"}, krita_names
+    assert krita_users == KRITA_IMPORTERS, krita_users
+    # __init__.py imports the docker to register it; no model-layer module does.
+    assert widget_users <= WIDGET_MODULES | {"__init__.py"}, widget_users
+    for path in _modules():
+        if path.name != "kritadoc.py":
+            assert "Krita.instance" not in path.read_text(encoding="utf-8"), path.name
+
+
+@pytest.mark.unit
+def test_no_module_is_too_long_and_the_old_copies_are_gone():
+    lengths = {p.name: len(p.read_text(encoding="utf-8").splitlines()) for p in _modules()}
+    assert max(lengths.values()) <= MAX_MODULE_LINES, lengths
+    # Settings and region decoding come from chromahint_client, shared with GIMP.
+    assert not {"settings.py", "regions.py"} & set(lengths), lengths
+    # Nothing in the plug-in may shadow the engine package `chromahint` inside an editor.
+    assert KRITA_PLUGIN == PLUGIN.name == "chromahint_krita"
+    assert not (REPO / "plugin_krita" / "chromahint").exists()
+
+
+@pytest.mark.unit
 def test_desktop_file_names_the_package():
-    text = (PLUGIN.parent / "chromahint.desktop").read_text(encoding="utf-8")
+    text = (PLUGIN.parent / f"{KRITA_PLUGIN}.desktop").read_text(encoding="utf-8")
     assert "ServiceTypes=Krita/PythonPlugin" in text
-    assert "X-KDE-Library=chromahint" in text
+    assert f"X-KDE-Library={KRITA_PLUGIN}\n" in text
     assert (PLUGIN / "__init__.py").is_file()
 
 
+# -- pixels (unit) ------------------------------------------------------------------------------
+@pytest.mark.unit
 def test_pixels_round_trips_krita_layouts():
-    px = _load("pixels")
     bgra8 = bytes([10, 20, 30, 40, 50, 60, 70, 80])
-    assert px.swap_red_blue(bgra8, 1) == bytes([30, 20, 10, 40, 70, 60, 50, 80])
+    assert images.swap_red_blue(bgra8, 1) == bytes([30, 20, 10, 40, 70, 60, 50, 80])
     bgra16 = struct.pack("<8H", 1, 2, 3, 4, 5, 6, 7, 8)
-    assert struct.unpack("<8H", px.swap_red_blue(bgra16, 2)) == (3, 2, 1, 4, 7, 6, 5, 8)
+    assert struct.unpack("<8H", images.swap_red_blue(bgra16, 2)) == (3, 2, 1, 4, 7, 6, 5, 8)
     gray16 = struct.pack("<4H", 1000, 65535, 2000, 0)
-    assert struct.unpack("<8H", px.gray_to_bgra(gray16, 2)) == (
+    assert struct.unpack("<8H", pixels.gray_to_bgra(gray16, 2)) == (
         1000, 1000, 1000, 65535, 2000, 2000, 2000, 0,
     )  # fmt: skip
     rgba8 = bytes([200, 100, 50, 255])
-    out16 = px.rgba8_to_bgra(rgba8, 2)
+    out16 = pixels.rgba8_to_bgra(rgba8, 2)
     assert struct.unpack("<4H", out16) == (50 * 257, 100 * 257, 200 * 257, 65535)
-    message = px.image_message(out16, 1, 1, 2)
-    assert message["format"] == "rgba16"
-    assert struct.unpack("<4H", message["data"]) == (200 * 257, 100 * 257, 50 * 257, 65535)
-    assert px.bgra16_to_8(out16) == bytes([50, 100, 200, 255])
-    assert px.is_opaque(out16, 2) and not px.is_opaque(bytes([0, 0, 0, 254]), 1)
+    layer = pixels.LayerPixels(out16, pixels.Rect(0, 0, 1, 1), 2)
+    message, opaque = engine_work.source_image(layer, P.Mode.PHOTO)
+    assert message.format == "rgba16" and opaque
+    assert struct.unpack("<4H", message.data) == (200 * 257, 100 * 257, 50 * 257, 65535)
+    assert hints.to_8bit(out16) == bytes([50, 100, 200, 255])
+    assert pixels.is_opaque(out16, 2) and not pixels.is_opaque(bytes([0, 0, 0, 254]), 1)
 
 
+@pytest.mark.unit
 def test_pixels_knows_which_colour_spaces_need_krita():
-    px = _load("pixels")
-    assert px.ColorSpace("RGBA", "U8", "sRGB-elle-V2-srgbtrc.icc").writable
-    assert px.ColorSpace("RGBA", "U16", "sRGB built-in").writable
-    assert px.ColorSpace("GRAYA", "U8", "Gray-D50-elle-V2-srgbtrc.icc").direct
-    assert not px.ColorSpace("GRAYA", "U8", "Gray-D50-elle-V2-srgbtrc.icc").writable
+    assert pixels.ColorSpace("RGBA", "U8", "sRGB-elle-V2-srgbtrc.icc").writable
+    assert pixels.ColorSpace("RGBA", "U16", "sRGB built-in").writable
+    assert pixels.ColorSpace("GRAYA", "U8", "Gray-D50-elle-V2-srgbtrc.icc").direct
+    assert not pixels.ColorSpace("GRAYA", "U8", "Gray-D50-elle-V2-srgbtrc.icc").writable
     for space in (
-        px.ColorSpace("RGBA", "U16", "sRGB-elle-V2-g10.icc"),  # linear: Krita's U16 default
-        px.ColorSpace("RGBA", "F32", "sRGB-elle-V2-srgbtrc.icc"),
-        px.ColorSpace("CMYKA", "U8", "Chemical proof"),
+        pixels.ColorSpace("RGBA", "U16", "sRGB-elle-V2-g10.icc"),  # linear: Krita's U16 default
+        pixels.ColorSpace("RGBA", "F32", "sRGB-elle-V2-srgbtrc.icc"),
+        pixels.ColorSpace("CMYKA", "U8", "Chemical proof"),
     ):
         assert not space.direct, space
         with pytest.raises(ValueError):
-            px.to_bgra(b"", space)
-    assert px.ColorSpace("RGBA", "F16", "x").pixel_bytes == 8
+            pixels.to_bgra(b"", space)
+    assert pixels.ColorSpace("RGBA", "F16", "x").pixel_bytes == 8
 
 
+@pytest.mark.unit
 def test_pixels_merges_only_selected_spans():
-    px = _load("pixels")
     mask = bytes([0, 255, 200, 0, 127, 128])  # 3 x 2, half-selected counts as selected
-    spans = px.selected_spans(mask, 3, 2)
+    spans = pixels.selected_spans(mask, 3, 2)
     assert spans == [(0, 1, 3), (1, 2, 3)]
     new, old = b"N" * 6 * 4, b"o" * 6 * 4
-    merged = px.merge_spans(new, old, spans, 3, 4)
+    merged = pixels.merge_spans(new, old, spans, 3, 4)
     assert merged == b"oooo" + b"NNNN" * 2 + b"oooo" * 2 + b"NNNN"
 
 
+# -- regions and settings, the shared modules the plug-in uses (unit) ----------------------------
+@pytest.mark.unit
 def test_regions_places_numbers_inside_their_regions():
-    rg = _load("regions")
     w, h = 40, 30
     ids = []
     for y in range(h):
@@ -138,34 +201,196 @@ def test_regions_places_numbers_inside_their_regions():
                 # A C-shaped region 3: its centroid falls in the notch, which is region 9.
                 ids.append(9 if (x > 28 and 10 <= y < 20) else 3)
     labels = struct.pack(f"<{w * h}H", *ids)
-    result = rg.summarize(labels, w, h, order=[3, 7, 9, 42], top=2, grid=16)
+    # Sampled on a grid, as the Krita overlay does (engine_work.REGION_GRID in real use).
+    result = shared_regions.region_map(labels, w, h, order=[3, 7, 9, 42], count=2, grid=16)
     assert [r.id for r in result.regions] == [3, 7]
     assert [r.rank for r in result.regions] == [1, 2]
     for region in result.regions:
         assert ids[int(region.y) * w + int(region.x)] == region.id, region
     assert set(result.ranks) == {0, 1, 2} and len(result.ranks) == result.grid_w * result.grid_h
+    assert result.step > 1 and result.grid_w * result.step >= w
     with pytest.raises(ValueError):
-        rg.summarize(labels[:-2], w, h, [3], 1)
+        shared_regions.region_map(labels[:-2], w, h, [3], 1, grid=16)
 
 
-def test_settings_fall_back_to_defaults(tmp_path):
-    st = _load("settings")
-    assert st.Settings.load(str(tmp_path / "missing.json")) == (st.Settings(), None)
+@pytest.mark.unit
+def test_settings_missing_means_defaults_and_unusable_is_an_error(tmp_path):
+    """The plug-in reads chromahint.json beside it with the shared loader's one rule."""
+    assert plugin_settings.load(str(tmp_path)) == plugin_settings.Settings(
+        path=str(tmp_path / "chromahint.json")
+    )
     good = tmp_path / "chromahint.json"
     good.write_text(json.dumps({"endpoint": "tcp://127.0.0.1:6000", "engine_command": "x serve"}))
-    settings, warning = st.Settings.load(str(good))
-    assert (settings.endpoint, settings.engine_command, warning) == (
+    settings = plugin_settings.load(str(tmp_path))
+    assert (settings.endpoint, settings.engine_command, settings.path) == (
         "tcp://127.0.0.1:6000",
         "x serve",
-        None,
+        str(good),
     )
-    bad = tmp_path / "bad.json"
-    bad.write_text("{not json")
-    settings, warning = st.Settings.load(str(bad))
-    assert settings == st.Settings() and "bad.json" in warning
+    good.write_text("{not json")
+    with pytest.raises(plugin_settings.SettingsError, match="chromahint.json"):
+        plugin_settings.load(str(tmp_path))
+    good.write_text(json.dumps({"swatch_count": 0}))
+    with pytest.raises(plugin_settings.SettingsError, match="swatch_count"):
+        plugin_settings.load(str(tmp_path))
 
 
-# -- inside real Krita ------------------------------------------------------------------------
+# -- jobs and messages (unit) -------------------------------------------------------------------
+def _layer(w: int, h: int, spots=(), origin=(0, 0), fill=None) -> pixels.LayerPixels:
+    """8-bit BGRA: `fill` everywhere (None: transparent), then opaque squares
+    ((x0, y0, x1, y1), rgb) in the layer's own frame."""
+    data = bytearray((bytes(fill) if fill else bytes(4)) * (w * h))
+    for (x0, y0, x1, y1), (r, g, b) in spots:
+        for y in range(y0, y1):
+            for x in range(x0, x1):
+                data[4 * (y * w + x) : 4 * (y * w + x) + 4] = bytes([b, g, r, 255])
+    return pixels.LayerPixels(bytes(data), pixels.Rect(*origin, w, h), 1)
+
+
+def _snapshot(**fields) -> engine_work.ColorizeSnapshot:
+    source = _layer(64, 48, fill=(120, 120, 120, 255))
+    hint = _layer(32, 16, [((2, 2, 6, 6), (200, 40, 40))], origin=(16, 8))
+    base = {"source": source, "hints": (hint,), "mode": P.Mode.PHOTO, "target": None}
+    return engine_work.ColorizeSnapshot(**(base | fields))
+
+
+@pytest.mark.unit
+def test_job_kinds_follow_their_typed_contexts():
+    snap = _snapshot()
+    colorize = jobs.ColorizeContext("doc", "node", snap, None, False, False, (), 0.0)
+    contexts = {
+        jobs.JobKind.COLORIZE: colorize,
+        jobs.JobKind.SWATCHES: jobs.SwatchesContext("For your hint:", ()),
+        jobs.JobKind.REGIONS: jobs.RegionsContext("doc"),
+        jobs.JobKind.INFO: jobs.InfoContext(),
+    }
+    for kind, context in contexts.items():
+        job = jobs.Job(context, lambda client: None)
+        assert job.kind is kind and not job.cancelled
+    assert [s.value for s in jobs.EngineState] == ["unknown", "ready", "busy", "offline"]
+    assert jobs.EngineState.OFFLINE == "offline"  # what Krita-side code and tests compare
+    assert len({jobs.Job(jobs.InfoContext(), print).id for _ in range(3)}) == 3
+
+
+@pytest.mark.unit
+def test_failure_messages_say_what_the_engine_cannot_do():
+    settings = plugin_settings.Settings(path="/x/chromahint.json")
+
+    def message(context, error):
+        return jobs.failure_message(jobs.Job(context, print), error, settings)
+
+    def colorize(**fields):
+        snap = _snapshot(**fields)
+        return jobs.ColorizeContext("d", "n", snap, None, False, False, (), 0.0)
+
+    unsupported = EngineReplyError("unsupported", "no lineart model is installed")
+    level, text = message(colorize(reference=P.Image(1, 1, "rgba8", bytes(4))), unsupported)
+    assert level is jobs.Level.WARNING and "reference" in text and "turned off" in text
+    level, text = message(jobs.RegionsContext("d"), unsupported)
+    assert level is jobs.Level.WARNING and "cannot suggest regions" in text and "lineart" in text
+    level, text = message(colorize(mode=P.Mode.LINEART), unsupported)
+    assert level is jobs.Level.WARNING and "line-art" in text and "lineart" in text
+    region = (P.RegionHint(3, (1, 2, 3)),)
+    level, text = message(colorize(mode=P.Mode.LINEART, region_hints=region), unsupported)
+    assert level is jobs.Level.WARNING and "colour regions" in text
+    level, text = message(colorize(), EngineReplyError("bad_image", "broken"))
+    assert level is jobs.Level.ERROR and "broken" in text
+    from chromahint_client import EngineNotRunning
+
+    level, text = message(colorize(), EngineNotRunning("nothing at tcp://x"))
+    assert level is jobs.Level.ERROR and "/x/chromahint.json" in text
+
+
+# -- swatches per blob (unit) -------------------------------------------------------------------
+@pytest.mark.unit
+def test_swatches_ask_once_per_blob_in_reading_order():
+    # Three blobs: bottom-left, top-right, top-left (painted in that order); reading
+    # order is by the top edge, then the left edge.
+    layer = _layer(
+        80,
+        60,
+        [
+            ((4, 40, 12, 48), (10, 200, 10)),
+            ((50, 5, 58, 13), (10, 10, 200)),
+            ((5, 4, 13, 12), (200, 10, 10)),
+        ],
+    )
+    points, blobs = engine_work.collect_hints([layer], layer.rect)
+    assert points and len(blobs) == 3
+    places, heading = swatches.blob_places(blobs)
+    assert [p.title for p in places] == ["Hint 1", "Hint 2", "Hint 3"]
+    assert [b.rgb for b in blobs] == [(200, 10, 10), (10, 10, 200), (10, 200, 10)]
+    assert [(round(p.spot.x), round(p.spot.y)) for p in places] == [(9, 8), (54, 9), (8, 44)]
+    assert "3 hints" in heading and "reading order" in heading
+    request = engine_work.swatches_request(layer, [layer], places, 4)
+    assert request.points == tuple(p.spot for p in places) and request.k == 4
+    assert request.hints == tuple(points) and request.mode is P.Mode.PHOTO
+    answer = [[P.Swatch((i, i, i), 1.0)] for i in range(3)]
+    rows = swatches.rows_for(places, answer)
+    assert [(r.title, r.swatches[0].rgb) for r in rows] == [
+        ("Hint 1", (0, 0, 0)),
+        ("Hint 2", (1, 1, 1)),
+        ("Hint 3", (2, 2, 2)),
+    ]
+    with pytest.raises(ValueError, match="3 places"):
+        swatches.rows_for(places, answer[:2])
+    # Many dots: the first MAX_ROWS in reading order, and the heading says so.
+    many = blobs * 20
+    places, heading = swatches.blob_places(many)
+    assert len(places) == swatches.MAX_ROWS and f"of {len(many)}" in heading
+    places, heading = swatches.selection_place(300.0, -4.0, 256, 192)
+    assert heading == "At (255, 0)" and places[0].spot == P.Spot(255.0, 0.0)
+    assert swatches.blob_key(blobs) == swatches.blob_key(list(reversed(blobs)))
+
+
+@pytest.mark.unit
+def test_colorize_request_is_typed_and_in_the_work_area_frame():
+    snap = _snapshot()
+    request, opaque, blobs = engine_work.colorize_request(snap)
+    assert isinstance(request, P.ColorizeRequest) and opaque
+    assert (request.image.width, request.image.height, request.image.format) == (64, 48, "rgba8")
+    assert request.image.data[:4] == bytes([120, 120, 120, 255])
+    assert request.points and all(p.rgb == (200, 40, 40) for p in request.points)
+    # The hint layer lies at (16, 8): its square (2..6) is at 18..22, 10..14 in the image.
+    assert all(18 <= p.x < 22 and 10 <= p.y < 14 for p in request.points)
+    assert [b.bbox for b in blobs] == [(18, 10, 22, 14)]
+    assert request.region_hints == () and request.labels is None and request.swatches == 0
+    labels = P.Image(64, 48, "gray16", bytes(64 * 48 * 2))
+    region = (P.RegionHint(3, (1, 2, 3)),)
+    request, _, _ = engine_work.colorize_request(
+        _snapshot(mode=P.Mode.LINEART, region_hints=region, labels=labels)
+    )
+    wire = request.to_map()
+    assert wire["region_hints"] == [{"region": 3, "rgb": [1, 2, 3]}] and wire["labels"]
+    assert wire["mode"] == "lineart"
+
+
+# -- the engine work against a real engine (engine) ----------------------------------------------
+@pytest.mark.engine
+def test_engine_work_colorizes_and_suggests_per_blob(engine):
+    snap = _snapshot()
+    with Client(engine.endpoint, timeout=120, retries=0) as client:
+        out = engine_work.colorize(client, snap)
+        assert (out.rect, len(out.rgba8)) == (snap.source.rect, 64 * 48 * 4)
+        assert out.points and len(out.blobs) == 1 and out.opaque_source
+        r, g, b, a = out.rgba8[4 * (12 * 64 + 20) : 4 * (12 * 64 + 20) + 4]
+        assert a == 255 and r > g and r > b, (r, g, b)  # reddish under the red hint
+        places, _ = swatches.blob_places(out.blobs)
+        rows = engine_work.swatches(client, snap.source, snap.hints, places, 3)
+        assert [row.title for row in rows] == ["Hint 1"]
+        assert 1 <= len(rows[0].swatches) <= 3
+
+
+@pytest.mark.engine
+def test_engine_without_reference_support_answers_unsupported(engine):
+    reference = P.Image(2, 2, "rgba8", bytes(16))
+    with Client(engine.endpoint, timeout=120, retries=0) as client:
+        with pytest.raises(EngineReplyError) as caught:
+            engine_work.colorize(client, _snapshot(reference=reference))
+    assert caught.value.unsupported and "reference" in str(caught.value)
+
+
+# -- inside real Krita (krita) ------------------------------------------------------------------
 def _untrained_lineart_weights(folder: Path) -> bool:
     """A line-art model file with random weights, so the engine serves `regions` and line-art
     colorizing (what the plug-in is tested on is the plumbing, not the model's quality)."""
@@ -215,8 +440,9 @@ def _report(name: str, run: KritaRun) -> None:
 @pytest.mark.krita
 @needs_krita
 def test_docker_in_real_krita(scenario_engine, tmp_path):
-    """Hints -> Colorized in 8/16-bit, float and grey documents, live mode, swatches, undo,
-    selection, reference message, line-art regions, and a screenshot of the docker."""
+    """Hints -> Colorized in 8/16-bit, float and grey documents, live mode, swatches per
+    hint, undo, selection, reference message, line-art regions, unusable settings, and a
+    screenshot of the docker."""
     run = run_scenario(
         SCENARIOS,
         tmp_path,
@@ -227,10 +453,12 @@ def test_docker_in_real_krita(scenario_engine, tmp_path):
     _report("main", run)
     checks = run.checks
     for name in (
-        "docker_loaded", "u8.chroma_a", "u8.chroma_b", "u8.lightness_a", "u16.chroma_a",
-        "u16.lightness_b", "live.chroma_c", "u8.swatch_sets_foreground", "u8.undo_removes_result",
+        "docker_loaded", "plugin_package", "u8.chroma_a", "u8.chroma_b", "u8.lightness_a",
+        "u16.chroma_a", "u16.lightness_b", "live.chroma_c", "u8.swatch_rows_per_hint",
+        "u8.swatch_sets_foreground", "live.swatch_row_per_new_hint", "u8.undo_removes_result",
         "u16.undo_removes_result", "f32.chroma_b", "gray.converted_to_rgb",
-        "ref.unsupported_message",
+        "ref.unsupported_message", "settings.error_shown", "settings.nothing_runs",
+        "settings.recovered",
     ) + (("regions.overlay", "regions.colour_applied") if scenario_engine[1] else
          ("regions.unsupported_message",)):  # fmt: skip
         assert checks.get(name, {}).get("ok"), f"{name} missing or failed: {checks.get(name)}"
@@ -262,9 +490,9 @@ def test_engine_starts_on_first_use_and_cancel_drops_the_reply(tmp_path):
 def _stop_engine_at(endpoint: str) -> None:
     """The engine the plug-in started outlives Krita (by design); stop it here."""
     info = is_running(endpoint)
-    if not info or not info.get("pid"):
+    if info is None or not info.pid:
         return
-    pid = int(info["pid"])
+    pid = info.pid
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and is_running(endpoint):

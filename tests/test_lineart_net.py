@@ -18,6 +18,8 @@ from chromahint.models.lineart_net import (
 )
 from chromahint.train.train_lineart import region_hints, sample_hint_counts
 
+pytestmark = pytest.mark.unit
+
 WEIGHTS = pathlib.Path(__file__).resolve().parents[1] / "weights" / "lineart_net.safetensors"
 
 

@@ -15,8 +15,10 @@ from skimage.transform import resize
 from chromahint.color import rgb_to_lab
 from chromahint.models import lab_torch, photo_net
 from chromahint.models.ab_bins import gamut_bins
-from chromahint.models.base import GlobalHints, Hint
+from chromahint.models.base import GlobalHints, Hint, rasterize_hints
 from chromahint.models.hint_fill import push_pull
+
+pytestmark = pytest.mark.unit
 
 WEIGHTS = pathlib.Path(__file__).resolve().parents[1] / "weights" / "photo_net.safetensors"
 needs_weights = pytest.mark.skipif(not WEIGHTS.exists(), reason="no shipped weights")
@@ -79,7 +81,7 @@ def test_push_pull_keeps_hints_and_is_gray_without() -> None:
 
 @pytest.mark.parametrize("x, y", [(10, 20), (10.5, 20.5)])
 def test_hint_squares_land_on_the_same_pixels(x: float, y: float) -> None:
-    ab, mask = photo_net.rasterize_hints([Hint(x=x, y=y, ab=(5.0, 6.0), size=3)], 32, 32)
+    ab, mask = rasterize_hints([Hint(x=x, y=y, ab=(5.0, 6.0), size=3)], 32, 32)
     ys, xs = np.nonzero(mask[0])
     assert (ys.min(), ys.max(), xs.min(), xs.max()) == (19, 21, 9, 11)
     assert np.all(ab[:, 19:22, 9:12] == np.array([5.0, 6.0])[:, None, None])

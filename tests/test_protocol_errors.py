@@ -10,6 +10,8 @@ import zmq
 
 from chromahint_client import Client, EngineReplyError
 
+pytestmark = pytest.mark.engine
+
 
 def gray(w: int, h: int, value: int = 128) -> dict:
     return {"width": w, "height": h, "format": "gray8", "data": bytes([value]) * (w * h)}
@@ -34,7 +36,7 @@ def send_raw(sock: zmq.Socket, payload: bytes) -> dict:
 
 def still_serving(engine) -> None:
     with Client(engine.endpoint, timeout=30, retries=0) as c:
-        assert c.info()["protocol"] == 1
+        assert c.info().protocol == 1
 
 
 def request(**fields) -> bytes:
@@ -137,22 +139,22 @@ def test_too_many_points(raw, engine):
 def test_too_many_pixels(engine_factory):
     e = engine_factory("--max-pixels", "1000")
     with Client(e.endpoint, timeout=30, retries=0) as c:
-        assert c.info()["limits"]["max_pixels"] == 1000
+        assert c.info().limits.max_pixels == 1000
         with pytest.raises(EngineReplyError) as err:
-            c.colorize(gray(40, 40), [])
+            c.request("colorize", image=gray(40, 40), points=[])
         assert err.value.code == "too_large"
         assert "1600 pixels" in str(err.value)
-        assert c.info()["ok"]
+        assert c.info().protocol == 1
 
 
 def test_message_over_size_limit(engine_factory):
     e = engine_factory("--max-message-bytes", "100000")
     with Client(e.endpoint, timeout=30, retries=0) as c:
         with pytest.raises(EngineReplyError) as err:
-            c.colorize(gray(400, 400), [])
+            c.request("colorize", image=gray(400, 400), points=[])
         assert err.value.code == "too_large"
         assert "100000" in str(err.value)
-        assert c.info()["ok"]
+        assert c.info().protocol == 1
 
 
 def test_multi_frame_request_is_rejected(engine):
@@ -187,6 +189,6 @@ def test_bad_swatch_count_and_palette(engine):
             ({"mode": "sepia"}, "sepia"),
         ]:
             with pytest.raises(EngineReplyError) as err:
-                c.colorize(gray(8, 8), [], **fields)
+                c.request("colorize", image=gray(8, 8), points=[], **fields)
             assert words in str(err.value)
-        assert c.info()["ok"]
+        assert c.info().protocol == 1

@@ -8,9 +8,9 @@ import numpy as np
 import torch
 
 from chromahint.models.lab_torch import lab_to_linear_rgb
+from chromahint.models.normalize import AB_SCALE as GRID_RANGE
 
 GRID_STEP = 10.0
-GRID_RANGE = 110.0
 SOFT_NEIGHBOURS = 5
 SOFT_SIGMA = 5.0
 

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
+
+from chromahint_client.protocol import GlobalHints
+
+__all__ = [
+    "Colorizer",
+    "GlobalHints",
+    "Hint",
+    "LineartModel",
+    "Prediction",
+    "hint_square",
+    "rasterize_hints",
+]
 
 
 @dataclass(frozen=True)
@@ -19,26 +32,29 @@ class Hint:
     size: float = 1.0
 
 
-@dataclass(frozen=True)
-class Point:
-    """A hint as the protocol gives it, in image pixels: the square of side `size` at (x, y)."""
+def hint_square(x: float, y: float, size: float, height: int, width: int) -> tuple[slice, slice]:
+    """The pixels (rows, columns) of the square of side round(size) >= 1 centred on (x, y),
+    clipped to the image. Its first pixel is floor(c - side/2 + 0.5), so integer pixel-index
+    and pixel-centre (i + 0.5) coordinates land on the same pixels. Every model uses this."""
+    side = max(1, round(size))
+    x0 = math.floor(x - side / 2 + 0.5)
+    y0 = math.floor(y - side / 2 + 0.5)
+    xs = slice(min(max(x0, 0), width), max(min(x0 + side, width), 0))
+    ys = slice(min(max(y0, 0), height), max(min(y0 + side, height), 0))
+    return ys, xs
 
-    x: float
-    y: float
-    rgb: tuple[float, float, float]
-    size: float = 1.0
 
-
-@dataclass(frozen=True)
-class GlobalHints:
-    """Zhang et al.'s global hints: a target colour distribution and/or a saturation."""
-
-    palette: tuple[tuple[float, float, float, float], ...] = ()  # (r, g, b 0-255, weight)
-    saturation: float | None = None
-
-    @property
-    def empty(self) -> bool:
-        return not self.palette and self.saturation is None
+def rasterize_hints(
+    hints: Sequence[Hint], height: int, width: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Hints -> (ab (2, H, W), mask (1, H, W)); later hints win where squares overlap."""
+    ab = np.zeros((2, height, width), np.float32)
+    mask = np.zeros((1, height, width), np.float32)
+    for hint in hints:
+        ys, xs = hint_square(hint.x, hint.y, hint.size, height, width)
+        ab[0, ys, xs], ab[1, ys, xs] = hint.ab
+        mask[0, ys, xs] = 1.0
+    return ab, mask
 
 
 @dataclass
@@ -70,3 +86,23 @@ class Colorizer(Protocol):
         `with_probs=False` lets a model skip the colour distribution when no one needs it.
         """
         ...
+
+
+class LineartModel(Protocol):
+    """Line art: priority regions and flat colours under the lines (lineart_net.py)."""
+
+    name: str
+    description: str
+    learned: bool
+    working_size: int
+    max_regions: int
+
+    def regions(self, sketch: np.ndarray, max_regions: int) -> tuple[np.ndarray, list[int]]: ...
+
+    def colorize(
+        self,
+        sketch: np.ndarray,
+        labels: np.ndarray | None,
+        region_rgb: dict[int, tuple[float, float, float]],
+        points: list[tuple[float, float, tuple[float, float, float], float]],
+    ) -> np.ndarray: ...

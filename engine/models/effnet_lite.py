@@ -22,7 +22,11 @@ BLOCKS = (
 # Block indices whose outputs feed the decoder, at strides 2, 4, 8, 16 and 32.
 TAPS = (0, 2, 4, 10, 15)
 TAP_CHANNELS = (16, 24, 40, 112, 320)
-_BN = {"eps": 1e-3, "momentum": 0.01}
+
+
+def _bn(channels: int) -> nn.BatchNorm2d:
+    """BatchNorm as TensorFlow's EfficientNet-Lite has it (eps 1e-3, momentum 0.01)."""
+    return nn.BatchNorm2d(channels, eps=1e-3, momentum=0.01)
 
 
 class MBConv(nn.Module):
@@ -31,13 +35,13 @@ class MBConv(nn.Module):
         mid = cin * expand
         if expand != 1:
             self._expand_conv = nn.Conv2d(cin, mid, 1, bias=False)
-            self._bn0 = nn.BatchNorm2d(mid, **_BN)
+            self._bn0 = _bn(mid)
         self._depthwise_conv = nn.Conv2d(
             mid, mid, kernel, stride, kernel // 2, groups=mid, bias=False
         )
-        self._bn1 = nn.BatchNorm2d(mid, **_BN)
+        self._bn1 = _bn(mid)
         self._project_conv = nn.Conv2d(mid, cout, 1, bias=False)
-        self._bn2 = nn.BatchNorm2d(cout, **_BN)
+        self._bn2 = _bn(cout)
         self.expand = expand != 1
         self.residual = stride == 1 and cin == cout
 
@@ -60,7 +64,7 @@ class LiteEncoder(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self._conv_stem = nn.Conv2d(1, 32, 3, 2, 1, bias=False)
-        self._bn0 = nn.BatchNorm2d(32, **_BN)
+        self._bn0 = _bn(32)
         blocks, cin = [], 32
         for expand, kernel, stride, cout in BLOCKS:
             blocks.append(MBConv(cin, expand, kernel, stride, cout))

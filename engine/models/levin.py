@@ -13,7 +13,8 @@ import numpy as np
 from scipy.sparse import csr_matrix, diags, identity
 from scipy.sparse.linalg import splu
 
-from .base import GlobalHints, Hint, Prediction
+from .base import GlobalHints, Hint, Prediction, rasterize_hints
+from .normalize import lightness_unit
 
 _MIN_VARIANCE = 2e-6  # keeps weights finite in flat windows (L scaled to [0, 1])
 
@@ -41,23 +42,6 @@ def _affinity_matrix(lum: np.ndarray) -> csr_matrix:
     return csr_matrix((vals_a, (rows_a, cols_a)), shape=(h * w, h * w))
 
 
-def hint_maps(shape: tuple[int, int], hints: Sequence[Hint]) -> tuple[np.ndarray, np.ndarray]:
-    """Rasterise hints into an ab map (2, H, W) and a 0/1 mask (H, W); later hints win."""
-    h, w = shape
-    ab = np.zeros((2, h, w), np.float32)
-    mask = np.zeros((h, w), np.float32)
-    for hint in hints:
-        half = max(hint.size, 1.0) / 2.0
-        x0 = int(np.clip(np.floor(hint.x - half + 0.5), 0, w - 1))
-        y0 = int(np.clip(np.floor(hint.y - half + 0.5), 0, h - 1))
-        x1 = int(np.clip(np.floor(hint.x + half + 0.5), x0 + 1, w))
-        y1 = int(np.clip(np.floor(hint.y + half + 0.5), y0 + 1, h))
-        ab[0, y0:y1, x0:x1] = hint.ab[0]
-        ab[1, y0:y1, x0:x1] = hint.ab[1]
-        mask[y0:y1, x0:x1] = 1.0
-    return ab, mask
-
-
 class LevinColorizer:
     name = "levin2004-baseline"
     description = "Levin et al. 2004 optimization colorization (non-learned baseline)"
@@ -74,14 +58,17 @@ class LevinColorizer:
     ) -> Prediction:
         t0 = time.perf_counter()
         h, w = L.shape
-        ab_hint, mask = hint_maps((h, w), hints)
+        ab_hint, mask3 = rasterize_hints(hints, h, w)
+        mask = mask3[0]
         if not mask.any():
             return Prediction(ab=np.zeros((2, h, w), np.float32))
         fixed = mask.ravel() > 0
         # Hinted pixels get identity rows (u_r = hint_r). Keeping the full grid system, rather
         # than eliminating them, keeps the factorisation fast however the hints are scattered.
         free_rows = diags((~fixed).astype(np.float64))
-        system = (identity(h * w, format="csr") - free_rows @ _affinity_matrix(L / 100.0)).tocsc()
+        system = (
+            identity(h * w, format="csr") - free_rows @ _affinity_matrix(lightness_unit(L))
+        ).tocsc()
         lu = splu(system, permc_spec="MMD_AT_PLUS_A")
         out = np.empty((2, h, w), np.float32)
         for c in range(2):

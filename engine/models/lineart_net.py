@@ -18,6 +18,7 @@ from safetensors.torch import load_file, save_file
 from scipy import ndimage
 from torch import nn
 
+from chromahint.models.base import hint_square
 from chromahint.models.lineart_unet import UNet, pad_to_stride
 
 NAME = "lineart-net-v1"
@@ -74,7 +75,7 @@ def snap_to_closed_areas(labels: np.ndarray, max_frac: float) -> np.ndarray:
     (the background, shapes with gaps in their outline) keep the per-pixel labels, since
     there the net's split is often the only cue that two colours meet.
     """
-    comp, n = ndimage.label(labels > 0)
+    comp, n = ndimage.label(labels > 0)  # pyright: ignore[reportGeneralTypeIssues]  # (array, count)
     if n == 0 or max_frac <= 0:
         return labels
     k = int(labels.max()) + 1
@@ -111,16 +112,12 @@ def rasterize(
             mask[0, sel] = 1.0
     sizes = np.bincount(areas.ravel()) if areas is not None else None
     for x, y, rgb, size in points:
-        half = max(float(size), 1.0) / 2
-        x0, x1 = int(np.floor(x - half + 0.5)), int(np.floor(x + half + 0.5))
-        y0, y1 = int(np.floor(y - half + 0.5)), int(np.floor(y + half + 0.5))
-        x0, y0 = max(x0, 0), max(y0, 0)
-        x1, y1 = min(max(x1, x0 + 1), w), min(max(y1, y0 + 1), h)
-        if x0 >= x1 or y0 >= y1:
+        ys, xs = hint_square(x, y, size, h, w)
+        if ys.start >= ys.stop or xs.start >= xs.stop:
             continue
         sel = np.zeros((h, w), bool)
-        sel[y0:y1, x0:x1] = True
-        if sizes is not None:
+        sel[ys, xs] = True
+        if sizes is not None and areas is not None:
             ids = np.unique(areas[sel])
             ids = ids[(ids > 0) & (sizes[ids] < fill_frac * areas.size)]
             sel |= np.isin(areas, ids)
@@ -171,7 +168,9 @@ class LineartModel:
             labels, _ = self.regions(sketch, self.max_regions)
         if labels is None:
             labels = np.zeros(sketch.shape, np.int32)
-        areas = ndimage.label(sketch >= LINE_THRESHOLD)[0] if self.point_fill_frac > 0 else None
+        areas = None
+        if self.point_fill_frac > 0:
+            areas, _ = ndimage.label(sketch >= LINE_THRESHOLD)  # pyright: ignore[reportGeneralTypeIssues]
         hint, mask = rasterize(labels, region_rgb, points, areas, self.point_fill_frac)
         out = self.nets.colorize(
             self._tensor(sketch)[None, None], self._tensor(hint)[None], self._tensor(mask)[None]

@@ -15,6 +15,7 @@ import math
 import pathlib
 import time
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 import torch
@@ -24,16 +25,23 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from chromahint.color import rgb_to_lab
 from chromahint.models.ab_bins import gamut_bins, histogram
-from chromahint.models.base import GlobalHints, Hint, Prediction
-from chromahint.models.effnet_lite import TAP_CHANNELS, LiteEncoder
+from chromahint.models.base import GlobalHints, Hint, Prediction, rasterize_hints
+from chromahint.models.effnet_lite import TAP_CHANNELS, LiteEncoder, MBConv
 from chromahint.models.hint_fill import push_pull
 from chromahint.models.layers import conv_bn
+from chromahint.models.normalize import AB_SCALE, ab_unit, lightness_centred, lightness_encoder
 
 NAME = "photo-net-v1"
 STRIDE = 32
-AB_SCALE = 110.0
 # Saturation hint: the image's mean CIELAB chroma divided by this, clipped to [0, 1].
 SATURATION_CHROMA = 50.0
+
+
+def zero_init(conv: nn.Conv2d) -> None:
+    """A residual head that starts as the identity of what it refines."""
+    nn.init.zeros_(conv.weight)
+    if conv.bias is not None:
+        nn.init.zeros_(conv.bias)
 
 
 def up_to(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
@@ -42,6 +50,13 @@ def up_to(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
 
 class PhotoNet(nn.Module):
     """forward(L, hint_ab, mask, glob) -> (ab (B,2,H,W), logits (B,Q,ceil(H/4),ceil(W/4)))."""
+
+    name = NAME
+    bins: torch.Tensor
+    description = (
+        "Learned photo colorization (Zhang et al. 2017 style, EfficientNet-Lite0 encoder): "
+        "point hints, palette/saturation global hints, per-pixel colour distribution."
+    )
 
     def __init__(self, bins: np.ndarray | None = None) -> None:
         super().__init__()
@@ -72,8 +87,7 @@ class PhotoNet(nn.Module):
         self.dec2 = nn.Sequential(conv_bn(48 + e2 + 16, 24, kernel=1), conv_bn(24, 16))
         # Full resolution: edge-aware refinement guided by L and the raw hints.
         self.refine = nn.Sequential(conv_bn(16 + 6, 12), nn.Conv2d(12, 2, 3, padding=1))
-        nn.init.zeros_(self.refine[-1].weight)
-        nn.init.zeros_(self.refine[-1].bias)
+        zero_init(cast(nn.Conv2d, self.refine[-1]))
 
     def forward(
         self, L: torch.Tensor, hint_ab: torch.Tensor, mask: torch.Tensor, glob: torch.Tensor
@@ -86,8 +100,8 @@ class PhotoNet(nn.Module):
             hint_ab = F.pad(hint_ab, (0, pw, 0, ph))
             mask = F.pad(mask, (0, pw, 0, ph))
         fill = push_pull(hint_ab, mask)
-        x = torch.cat([hint_ab / AB_SCALE, mask, fill / AB_SCALE, L / 100.0 - 0.5], dim=1)
-        f2, f4, f8, f16, f32 = self.encoder(L / 50.0 - 1.0)
+        x = torch.cat([ab_unit(hint_ab), mask, ab_unit(fill), lightness_centred(L)], dim=1)
+        f2, f4, f8, f16, f32 = self.encoder(lightness_encoder(L))
         h2 = self.hint2(x)
         h4 = self.hint4(h2)
         h8 = self.hint8(h4)
@@ -115,6 +129,8 @@ def global_vector(
     q = len(bins)
     v = torch.zeros(q + 3, device=bins.device)
     if palette_ab is not None and len(palette_ab):
+        if palette_weights is None:
+            palette_weights = torch.ones(len(palette_ab), device=bins.device)
         v[:q] = histogram(palette_ab, palette_weights, bins)
         v[q + 1] = 1.0
     if saturation is not None:
@@ -123,29 +139,12 @@ def global_vector(
     return v
 
 
-def rasterize_hints(
-    hints: Sequence[Hint], height: int, width: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Hints -> (ab (2,H,W), mask (1,H,W)). A square's first pixel is floor(c - size/2 + 0.5),
-    so integer pixel-index and pixel-centre (i + 0.5) coordinates land on the same pixels."""
-    ab = np.zeros((2, height, width), np.float32)
-    mask = np.zeros((1, height, width), np.float32)
-    for hint in hints:
-        side = max(1, round(hint.size))
-        x0 = math.floor(hint.x - side / 2 + 0.5)
-        y0 = math.floor(hint.y - side / 2 + 0.5)
-        xs = slice(max(x0, 0), max(min(x0 + side, width), 0))
-        ys = slice(max(y0, 0), max(min(y0 + side, height), 0))
-        ab[0, ys, xs], ab[1, ys, xs] = hint.ab
-        mask[0, ys, xs] = 1.0
-    return ab, mask
-
-
-def fused_for_inference(net: PhotoNet) -> PhotoNet:
+def fused_for_inference(net: nn.Module) -> nn.Module:
     """An eval-mode copy with every BatchNorm folded into its convolution (~20 % faster)."""
     net = copy.deepcopy(net).eval()
-    pairs = [(net.encoder, "_conv_stem", "_bn0")]
-    for block in net.encoder._blocks:
+    encoder = cast(LiteEncoder, net.encoder)
+    pairs: list[tuple[nn.Module, str, str]] = [(encoder, "_conv_stem", "_bn0")]
+    for block in cast(list[MBConv], encoder._blocks):
         if block.expand:
             pairs.append((block, "_expand_conv", "_bn0"))
         pairs += [(block, "_depthwise_conv", "_bn1"), (block, "_project_conv", "_bn2")]
@@ -153,27 +152,24 @@ def fused_for_inference(net: PhotoNet) -> PhotoNet:
         setattr(owner, conv, fuse_conv_bn_eval(getattr(owner, conv), getattr(owner, bn)))
         setattr(owner, bn, nn.Identity())
     for module in net.modules():
-        is_conv_bn = isinstance(module, nn.Sequential) and len(module) > 1
-        if (
-            is_conv_bn
-            and isinstance(module[0], nn.Conv2d)
-            and isinstance(module[1], nn.BatchNorm2d)
-        ):
-            module[0] = fuse_conv_bn_eval(module[0], module[1])
+        if not (isinstance(module, nn.Sequential) and len(module) > 1):
+            continue
+        conv, bn = module[0], module[1]
+        if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+            module[0] = fuse_conv_bn_eval(conv, bn)
             module[1] = nn.Identity()
     return net
 
 
 class PhotoColorizer:
-    name = NAME
-    description = (
-        "Learned photo colorization (Zhang et al. 2017 style, EfficientNet-Lite0 encoder): "
-        "point hints, palette/saturation global hints, per-pixel colour distribution."
-    )
+    """Serves a photo network (PhotoNet or photo_prop.PhotoPropNet) to the engine."""
+
     learned = True
     working_size = 256
 
-    def __init__(self, net: PhotoNet, device: str, half: bool | None = None) -> None:
+    def __init__(self, net: nn.Module, device: str, half: bool | None = None) -> None:
+        self.name = str(net.name)
+        self.description = str(net.description)
         self.device = torch.device(device)
         self.half = self.device.type == "cuda" if half is None else half
         self.net = fused_for_inference(net).to(self.device)
@@ -181,11 +177,13 @@ class PhotoColorizer:
             self.net.half()
         else:
             # oneDNN runs the depthwise convolutions faster in NHWC.
-            self.net = self.net.to(memory_format=torch.channels_last)
-        self.bins = net.bins.float().cpu().numpy()
+            # (torch's stub lacks Module.to's memory_format overload)
+            self.net = self.net.to(memory_format=torch.channels_last)  # pyright: ignore[reportCallIssue]
+        self.bins_t = cast(torch.Tensor, self.net.bins).float()
+        self.bins = self.bins_t.cpu().numpy()
 
     def global_input(self, global_hints: GlobalHints | None) -> torch.Tensor:
-        bins = self.net.bins.float()
+        bins = self.bins_t
         if global_hints is None or global_hints.empty:
             return global_vector(bins)
         palette_ab = weights = None

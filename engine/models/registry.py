@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from .base import Colorizer
+from chromahint_client.protocol import Mode
+
+from .base import Colorizer, LineartModel
 
 log = logging.getLogger(__name__)
 
@@ -22,21 +24,35 @@ WEIGHTS_ENV = "CHROMAHINT_WEIGHTS"
 
 @dataclass(frozen=True)
 class ModelSpec:
-    mode: str
-    weights: str  # file name inside the weights folder
-    loader: str  # "module:function" taking (path, device)
+    mode: Mode
+    weights: tuple[
+        tuple[str, str], ...
+    ]  # (file in the weights folder, "module:loader"), best first
     fallback: str | None = None  # "module:function" taking ()
 
 
 SPECS: tuple[ModelSpec, ...] = (
     ModelSpec(
-        "photo",
-        "photo_net.safetensors",
-        "chromahint.models.photo_net:load",
+        Mode.PHOTO,
+        (
+            ("photo_net_v2.safetensors", "chromahint.models.photo_prop:load"),
+            ("photo_net.safetensors", "chromahint.models.photo_net:load"),
+        ),
         fallback="chromahint.models.levin:load",
     ),
-    ModelSpec("lineart", "lineart_net.safetensors", "chromahint.models.lineart_net:load"),
+    ModelSpec(Mode.LINEART, (("lineart_net.safetensors", "chromahint.models.lineart_net:load"),)),
 )
+
+
+@dataclass
+class Models:
+    """What the engine serves, per mode; None where no model (not even a baseline) loaded."""
+
+    photo: Colorizer | None = None
+    lineart: LineartModel | None = None
+
+    def served(self) -> list[tuple[Mode, Colorizer | LineartModel]]:
+        return [(mode, m) for mode in Mode if (m := getattr(self, mode.value)) is not None]
 
 
 def weights_dir() -> Path:
@@ -51,17 +67,21 @@ def _resolve(ref: str):
     return getattr(importlib.import_module(module), func)
 
 
-def load_models(device: str, folder: Path | None = None) -> dict[str, Colorizer]:
+def load_models(device: str, folder: Path | None = None) -> Models:
     folder = folder or weights_dir()
-    models: dict[str, Colorizer] = {}
+    models = Models()
     for spec in SPECS:
-        path = folder / spec.weights
-        if path.is_file():
-            try:
-                models[spec.mode] = _resolve(spec.loader)(path, device)
+        model = None
+        for name, loader in spec.weights:
+            path = folder / name
+            if not path.is_file():
                 continue
+            try:
+                model = _resolve(loader)(path, device)
+                break
             except Exception:  # a broken file must not keep the engine from serving
-                log.exception("could not load %s; using the fallback if any", path)
-        if spec.fallback:
-            models[spec.mode] = _resolve(spec.fallback)()
+                log.exception("could not load %s; trying the next candidate", path)
+        if model is None and spec.fallback:
+            model = _resolve(spec.fallback)()
+        setattr(models, spec.mode.value, model)
     return models

@@ -36,7 +36,10 @@ def read_tar_images(path: pathlib.Path, limit: int | None = None) -> list[tuple[
         for member in tar:
             if not member.isfile() or not member.name.lower().endswith(".jpg"):
                 continue
-            data = tar.extractfile(member).read()
+            f = tar.extractfile(member)
+            if f is None:  # unreachable: isfile() members always have data
+                continue
+            data = f.read()
             rgb = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
             images.append((member.name, rgb))
             if limit is not None and len(images) >= limit:
@@ -52,7 +55,7 @@ def random_crop(rgb: np.ndarray, size: int, rng: np.random.Generator) -> np.ndar
     y, x = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
     patch = Image.fromarray(rgb[y : y + side, x : x + side])
     if side != size:
-        patch = patch.resize((size, size), Image.BILINEAR)
+        patch = patch.resize((size, size), Image.Resampling.BILINEAR)
     out = np.asarray(patch)
     return out[:, ::-1] if rng.random() < 0.5 else out
 

@@ -119,7 +119,7 @@ def evaluate(
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument(
         "--weights", type=pathlib.Path, default=REPO / "weights/lineart_net.safetensors"
     )
@@ -155,7 +155,7 @@ def main() -> None:
     if not args.no_photo:
         from chromahint.models.registry import load_models
 
-        photo = load_models("cpu")["photo"]
+        photo = load_models("cpu").photo
         photo_name = getattr(photo, "name", type(photo).__name__)
     scores = evaluate(model, data, photo, HINT_COUNTS, args.seed, args.photo_every)
 

@@ -1,7 +1,11 @@
 """Zhang et al. 2017's hint sweep on photos-val.tar, and the swatch hit rate.
 
-    python -m chromahint.train.evaluate_photo --weights weights/photo_net.safetensors [--limit N]
+    python -m chromahint.train.evaluate_photo --weights weights/photo_net_v2.safetensors
+    python -m chromahint.train.evaluate_photo --model levin --limit 200 --swatch-pairs 0
     python -m chromahint.train.evaluate_photo --model gray
+
+Also prints the mean CIELAB chroma of the output per hint count next to the ground truth's
+(regression to the mean desaturates: the "olive cast" of automatic mode).
 
 PSNR is on RGB uint8: ground truth vs (ground-truth L + predicted ab) -> sRGB -> uint8,
 averaged over images. Hints are 6x6 patches holding the patch's mean ab, corners drawn
@@ -73,14 +77,30 @@ def split_lab(rgb8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def psnr_sweep(
     model, images: list[np.ndarray], ns: Sequence[int] = SWEEP, seed: int = 0
 ) -> dict[int, float]:
+    return sweep(model, images, ns, seed)[0]
+
+
+def mean_chroma(ab: np.ndarray) -> float:
+    return float(np.hypot(ab[0], ab[1]).mean())
+
+
+def sweep(
+    model, images: list[np.ndarray], ns: Sequence[int] = SWEEP, seed: int = 0
+) -> tuple[dict[int, float], dict[int, float], float]:
+    """Mean PSNR per hint count, mean output chroma per hint count, ground-truth chroma."""
     scores: dict[int, list[float]] = {n: [] for n in ns}
+    chroma: dict[int, list[float]] = {n: [] for n in ns}
+    truth = []
     for i, rgb8 in enumerate(images):
         L, ab = split_lab(rgb8)
+        truth.append(mean_chroma(ab))
         for n in ns:
             hints = sweep_hints(ab, n, np.random.default_rng([seed, n, i]))
             pred = model.predict(L, hints, with_probs=False)
             scores[n].append(psnr(rgb8, L, pred.ab))
-    return {n: float(np.mean(v)) for n, v in scores.items()}
+            chroma[n].append(mean_chroma(pred.ab))
+    mean = {n: float(np.mean(v)) for n, v in scores.items()}
+    return mean, {n: float(np.mean(v)) for n, v in chroma.items()}, float(np.mean(truth))
 
 
 def render_delta_e(L: float, ab_candidates: np.ndarray, lab_true: np.ndarray) -> np.ndarray:
@@ -124,12 +144,28 @@ def swatch_hit_rate(
     return hits / pairs, base_hits / pairs
 
 
+def load_photo(path: pathlib.Path, device: str):
+    """photo-net-v2 (photo_prop) or v1 weights, told apart by v2's propagation heads."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as f:
+        v2 = "heads.weight" in f.keys()
+    if v2:
+        from chromahint.models.photo_prop import load
+    else:
+        from chromahint.models.photo_net import load
+    return load(path, device)
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument(
-        "--weights", type=pathlib.Path, default=pathlib.Path("weights/photo_net.safetensors")
+        "--weights",
+        type=pathlib.Path,
+        default=pathlib.Path("weights/photo_net_v2.safetensors"),
+        help="photo-net v1 or v2 weights (told apart by their tensors)",
     )
-    parser.add_argument("--model", choices=("photo", "gray"), default="photo")
+    parser.add_argument("--model", choices=("photo", "levin", "gray"), default="photo")
     parser.add_argument("--data", type=pathlib.Path, default=default_data_dir())
     parser.add_argument("--limit", type=int, default=None, help="first N validation images")
     parser.add_argument("--seed", type=int, default=0)
@@ -141,18 +177,25 @@ def main() -> None:
 
     if args.model == "gray":
         model = GrayColorizer()
-    else:
-        from chromahint.models.photo_net import load
+    elif args.model == "levin":
+        from chromahint.models.levin import LevinColorizer
 
-        model = load(args.weights, args.device)
+        model = LevinColorizer()
+    else:
+        model = load_photo(args.weights, args.device)
     images = [rgb for _, rgb in read_tar_images(args.data / "photos-val.tar", args.limit)]
     t0 = time.perf_counter()
-    scores = psnr_sweep(model, images, seed=args.seed)
+    scores, chroma, truth = sweep(model, images, seed=args.seed)
     elapsed = time.perf_counter() - t0
     print(f"PSNR (dB), photos-val.tar, {len(images)} images, `{model.name}`, seed {args.seed}:\n")
     print("| N hints | " + " | ".join(str(n) for n in scores) + " |")
     print("|---|" + "---|" * len(scores))
     print(f"| {model.name} | " + " | ".join(f"{v:.2f}" for v in scores.values()) + " |")
+    print(
+        f"| mean chroma (ground truth {truth:.1f}) | "
+        + " | ".join(f"{v:.1f}" for v in chroma.values())
+        + " |"
+    )
     print(f"\n({elapsed:.0f} s for {len(images) * len(scores)} predictions)")
     if args.swatch_pairs:
         baseline = frequent_colors(args.data)

@@ -44,7 +44,7 @@ def suggested_run(model, rgb8: np.ndarray) -> dict[int, float]:
         prep = Prepared(L, L, L, pred, hints, 1.0, 1.0)
         best = suggest_points(prep, 1)
         if best:
-            hints.append(patch_hint(ab, best[0]["x"], best[0]["y"]))
+            hints.append(patch_hint(ab, best[0].x, best[0].y))
         if n in COUNTS:
             out[n] = psnr(rgb8, L, model.predict(L, hints).ab)
     return out
@@ -63,14 +63,16 @@ def random_run(model, rgb8: np.ndarray, seed: int, index: int) -> dict[int, floa
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--data", type=pathlib.Path, default=default_data_dir())
     ap.add_argument("--limit", type=int, default=200, help="first N validation images")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    model = load_models("cpu")["photo"]
+    model = load_models("cpu").photo
+    if model is None:  # the photo mode always has the Levin fallback
+        raise SystemExit("no photo model loaded")
     images = [rgb for _, rgb in read_tar_images(args.data / "photos-val.tar", args.limit)]
     t0 = time.perf_counter()
     sug = {n: [] for n in COUNTS}

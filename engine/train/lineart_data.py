@@ -70,17 +70,24 @@ def _disk(r: int) -> np.ndarray:
     return x * x + y * y <= r * r
 
 
+def _member_bytes(tar: tarfile.TarFile, member: str) -> bytes:
+    f = tar.extractfile(member)
+    if f is None:
+        raise ValueError(f"{member} in {tar.name} is not a regular file")
+    return f.read()
+
+
 def _read_rgb(tar: tarfile.TarFile, member: str, size: int) -> np.ndarray:
-    im = Image.open(io.BytesIO(tar.extractfile(member).read())).convert("RGB")
+    im = Image.open(io.BytesIO(_member_bytes(tar, member))).convert("RGB")
     if im.size != (size, size):
-        im = im.resize((size, size), Image.BOX)
+        im = im.resize((size, size), Image.Resampling.BOX)
     return np.asarray(im, dtype=np.uint8)
 
 
 def _read_gray(tar: tarfile.TarFile, member: str, size: int) -> np.ndarray:
-    im = Image.open(io.BytesIO(tar.extractfile(member).read())).convert("L")
+    im = Image.open(io.BytesIO(_member_bytes(tar, member))).convert("L")
     if im.size != (size, size):
-        im = im.resize((size, size), Image.BOX)
+        im = im.resize((size, size), Image.Resampling.BOX)
     return np.asarray(im, dtype=np.uint8)
 
 
@@ -117,8 +124,10 @@ def load_lineart(
                 full = _read_rgb(tar, name, 256)
                 sk = synth_sketch(full)
                 if size != 256:
-                    sk = np.asarray(Image.fromarray(sk).resize((size, size), Image.BOX))
-                    full = np.asarray(Image.fromarray(full).resize((size, size), Image.BOX))
+                    sk = np.asarray(Image.fromarray(sk).resize((size, size), Image.Resampling.BOX))
+                    full = np.asarray(
+                        Image.fromarray(full).resize((size, size), Image.Resampling.BOX)
+                    )
                 colors.append(full)
                 sketches.append(sk)
                 synthetic.append(True)

@@ -149,7 +149,7 @@ def train_step(
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--data", type=pathlib.Path, default=default_data_dir())
     ap.add_argument("--out", type=pathlib.Path, default=REPO / "runs" / "lineart")
     ap.add_argument("--minutes", type=float, default=55.0, help="wall-clock budget of this run")

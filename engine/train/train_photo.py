@@ -15,6 +15,7 @@ import json
 import math
 import pathlib
 import time
+from typing import cast
 
 import numpy as np
 import torch
@@ -50,15 +51,21 @@ def init_or_resume(
             "elapsed_s": 0.0,
             "plan_s": 60 * (args.plan_minutes or args.minutes),
         }
-    state = load_file(str(checkpoint))
-    net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
-    with safe_open(str(checkpoint), "pt") as f:
-        meta = json.loads(f.metadata()["train"])
+    state, meta = load_checkpoint(checkpoint)
+    net.load_state_dict(state)
     print(f"resumed at step {meta['step']}, {meta['elapsed_s'] / 60:.1f} min trained")
     return net, meta
 
 
-def save_checkpoint(path: pathlib.Path, net: PhotoNet, meta: dict) -> None:
+def load_checkpoint(path: pathlib.Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """A checkpoint's fp32 state and its training metadata (step, elapsed_s, plan_s)."""
+    state = load_file(str(path))
+    with safe_open(str(path), "pt") as f:
+        meta = json.loads(f.metadata()["train"])
+    return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}, meta
+
+
+def save_checkpoint(path: pathlib.Path, net: torch.nn.Module, meta: dict) -> None:
     state = {
         k: (v.half() if v.is_floating_point() and k != "bins" else v).contiguous()
         for k, v in net.state_dict().items()
@@ -85,14 +92,19 @@ def set_train_mode(net: PhotoNet) -> None:
             m.eval()
 
 
+def bins_of(net: torch.nn.Module) -> torch.Tensor:
+    """The net's ab bin centres: a registered buffer, which nn.Module types as Tensor | Module."""
+    return cast(torch.Tensor, net.bins)
+
+
 def losses(
-    net: PhotoNet, ab_pred: torch.Tensor, logits: torch.Tensor, ab: torch.Tensor
+    net: torch.nn.Module, ab_pred: torch.Tensor, logits: torch.Tensor, ab: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     # Huber in units of 10 ab: quadratic (PSNR-like) for small errors, robust beyond.
     reg = F.smooth_l1_loss(ab_pred / 10.0, ab / 10.0, beta=1.0)
     target_ab = F.avg_pool2d(ab, 4, ceil_mode=True)
     flat = target_ab.permute(0, 2, 3, 1).reshape(-1, 2)
-    target = soft_encode(flat, net.bins).view(*target_ab.shape[:1], *target_ab.shape[2:], -1)
+    target = soft_encode(flat, bins_of(net)).view(*target_ab.shape[:1], *target_ab.shape[2:], -1)
     logp = F.log_softmax(logits, dim=1).permute(0, 2, 3, 1)
     return reg, -(target * logp).sum(-1).mean()
 
@@ -148,7 +160,7 @@ def main() -> None:
     rng = np.random.default_rng([args.seed, meta["step"]])
     shards = sorted(args.data.glob("photos-train-*.tar"))
     batches = iter_batches(shards, args.batch, args.size, rng)
-    bins = net.bins.cpu()
+    bins = bins_of(net).cpu()
     cfg = HintConfig()
     val = [rgb for _, rgb in read_tar_images(args.data / "photos-val.tar", args.val_images)]
 

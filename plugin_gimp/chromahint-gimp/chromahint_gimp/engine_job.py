@@ -2,31 +2,31 @@
 
 GIMP's API may only be called from the plug-in's main thread, so the worker touches
 nothing but the network; the main thread pulses and shows the worker's status text.
+Starting the engine and the words for failures are `chromahint_client.session`'s, the same
+as the Krita plug-in's.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
-from chromahint_client import Client, EngineError, EngineNotRunning, EngineReplyError
-from chromahint_client.launcher import ensure_engine
+from chromahint_client import Client, EngineError, session
+from chromahint_client.settings import Settings, SettingsError
+from chromahint_client.settings import load as _load
 
-from .settings import Settings
+from .errors import PluginError
 
 PULSE_SECONDS = 0.1
-
-
-class EngineFailure(Exception):
-    """A request failed; str() is the message to show (never a traceback)."""
+T = TypeVar("T")
 
 
 def run_in_background(
-    work: Callable[[Callable[[str], None]], Any],
+    work: Callable[[Callable[[str], None]], T],
     pulse: Callable[[str | None], None],
     interval: float = PULSE_SECONDS,
-) -> Any:
+) -> T:
     """Run `work(report)` in a thread; call `pulse(text)` every `interval` until it ends.
 
     `text` is the newest status `work` reported, given once when it changes, else None.
@@ -54,36 +54,31 @@ def run_in_background(
     return outcome["value"]
 
 
-def describe(error: EngineError, settings: Settings, op: str) -> str:
-    """Words for people, saying what to do where we know it."""
-    if isinstance(error, EngineReplyError):
-        if error.code == "unsupported":
-            return f"The Chromahint engine cannot do this ('{op}'): {error.message}"
-        return f"The Chromahint engine reported an error ({error.code}): {error.message}"
-    if isinstance(error, EngineNotRunning):
-        where = f" (settings: {settings.path})" if settings.path else ""
-        return (
-            f"Chromahint engine not available: {error}. Check that 'engine_command' "
-            f"({settings.engine_command!r}) starts it at {settings.endpoint}{where}, or start "
-            "it yourself with 'chromahint serve'."
-        )
-    return f"Chromahint: {error}"
+def load_settings(folder: str) -> Settings:
+    """The plug-in's chromahint.json (defaults when absent); a broken one is a PluginError
+    naming the file and the field."""
+    try:
+        return _load(folder)
+    except SettingsError as e:
+        raise PluginError(str(e)) from None
 
 
-def request(
+def ask(
     settings: Settings,
-    op: str,
+    call: Callable[[Client], T],
+    what: str,
     report: Callable[[str], None],
     log_path: str | None = None,
-    **fields: Any,
-) -> dict:
-    """Make sure an engine runs (starting the configured command if needed), then ask it."""
+) -> T:
+    """Make sure an engine runs (starting the configured command if nothing listens), then
+    `call(client)`: one typed Client method, returning its typed reply. `what` names the
+    action for messages ("colorize in photo mode"); failures become a PluginError in words
+    for people."""
     try:
-        ensure_engine(
-            settings.endpoint, settings.engine_command, progress=report, log_path=log_path
-        )
+        session.engine_info(settings, report, log_path)
         report("Chromahint: waiting for the engine…")
+        # Not retried: a resend would queue the same work again behind the first.
         with Client(settings.endpoint, timeout=settings.timeout, retries=0) as client:
-            return client.request(op, **fields)
+            return call(client)
     except EngineError as e:
-        raise EngineFailure(describe(e, settings, op)) from None
+        raise PluginError(session.describe(e, settings, what)) from None

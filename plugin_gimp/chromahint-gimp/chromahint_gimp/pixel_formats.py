@@ -2,34 +2,34 @@
 
 The engine wants sRGB-encoded (non-linear) samples, so every format here is a primed
 (R'G'B', Y') Babl format: GEGL converts from whatever the layer stores, linear or not,
-and from the image's colour space into sRGB.
+and from the image's colour space into sRGB. Turning the bytes into a protocol image
+(byte order included) is `chromahint_client.images.layer_image`.
 """
 
 from __future__ import annotations
 
-import sys
-from array import array
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
 class PixelFormat:
     babl: str  # Babl format name for Gegl.Buffer.get/set
     protocol: str  # the engine protocol's name for the same bytes
-    bytes_per_pixel: int
 
 
-RESULT = PixelFormat("R'G'B'A u8", "rgba8", 4)  # the engine's reply layer
-HINTS = PixelFormat("R'G'B'A u8", "rgba8", 4)  # hints.extract reads 8-bit RGBA
+RESULT = PixelFormat("R'G'B'A u8", "rgba8")  # the engine's reply layer
+HINTS = PixelFormat("R'G'B'A u8", "rgba8")  # hints.extract reads 8-bit RGBA
+LABELS = "gray16"  # the regions reply's label image
 
 _FORMATS = {
-    (8, False, False): PixelFormat("Y' u8", "gray8", 1),
-    (8, True, False): PixelFormat("R'G'B' u8", "rgb8", 3),
-    (16, False, False): PixelFormat("Y' u16", "gray16", 2),
-    (16, True, False): PixelFormat("R'G'B' u16", "rgb16", 6),
-    (32, True, True): PixelFormat("R'G'B'A float", "rgbaf32", 16),
-    (8, True, True): PixelFormat("R'G'B'A u8", "rgba8", 4),
-    (16, True, True): PixelFormat("R'G'B'A u16", "rgba16", 8),
+    (8, False, False): PixelFormat("Y' u8", "gray8"),
+    (8, True, False): PixelFormat("R'G'B' u8", "rgb8"),
+    (16, False, False): PixelFormat("Y' u16", "gray16"),
+    (16, True, False): PixelFormat("R'G'B' u16", "rgb16"),
+    (32, True, True): PixelFormat("R'G'B'A float", "rgbaf32"),
+    (8, True, True): PixelFormat("R'G'B'A u8", "rgba8"),
+    (16, True, True): PixelFormat("R'G'B'A u16", "rgba16"),
 }
 
 
@@ -63,23 +63,17 @@ def source_format(precision_name: str, color: bool, alpha: bool) -> PixelFormat:
     return _FORMATS[(bits, color, False)]
 
 
-def to_little_endian(data: bytes, fmt: PixelFormat) -> bytes:
-    """Babl gives native-endian samples; the protocol's are little-endian."""
-    if sys.byteorder == "little" or fmt.protocol.endswith("8"):
-        return data
-    samples = array("f" if fmt.protocol.endswith("f32") else "H", data)
-    samples.byteswap()
-    return samples.tobytes()
+def reply_pixels(image: Any, fmt: str, size: tuple[int, int], what: str) -> bytes:
+    """The data of a reply's protocol Image, checked to be `fmt` at the layer's `size`.
 
-
-def image_message(data: bytes, width: int, height: int, fmt: PixelFormat) -> dict:
-    """The protocol's image map for pixels read in `fmt`."""
-    expected = width * height * fmt.bytes_per_pixel
-    if len(data) != expected:
-        raise ValueError(f"read {len(data)} bytes for {width}x{height} {fmt.babl}, not {expected}")
-    return {
-        "width": width,
-        "height": height,
-        "format": fmt.protocol,
-        "data": to_little_endian(data, fmt),
-    }
+    (The client has checked that the data fills the image; this checks it is the image the
+    plug-in asked about.) Raises ValueError with words for people.
+    """
+    if image.format != fmt:
+        raise ValueError(f"the engine sent its {what} as {image.format}, not {fmt}")
+    if (image.width, image.height) != tuple(size):
+        raise ValueError(
+            f"the engine answered with a {image.width}x{image.height} {what} "
+            f"for a {size[0]}x{size[1]} layer"
+        )
+    return image.data

@@ -1,4 +1,8 @@
-"""The "Chromahint" docker: widgets that render the model's state and call its methods."""
+"""The "Chromahint" docker: widgets that render the model's state and call its methods.
+
+Only widgets live here; state and behaviour are the model's (model.py), and Krita's API is
+reached through kritadoc.py.
+"""
 
 from __future__ import annotations
 
@@ -15,22 +19,33 @@ from PyQt5.QtWidgets import (
     QProgressBar,
     QPushButton,
     QRadioButton,
+    QScrollArea,
     QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from .kritadoc import REGION_TINTS
-from .model import LINEART, PHOTO, ChromahintModel
-from .regions import Region
-from .settings import Settings
+from chromahint_client.protocol import Mode
+from chromahint_client.regions import Region, color_for
+
+from . import kritadoc
+from .jobs import EngineState, Level
+from .model import ChromahintModel
+from .swatches import SwatchSet
 
 DOCKER_ID = "chromahint"
 REFRESH_MS = 1000  # layer lists have no change signal in Krita 5.1's API: look now and then
 SWATCH_SIZE = 30
-STATE_COLORS = {"ready": "#3cb043", "busy": "#e0a800", "offline": "#d9534f", "unknown": "#888888"}
-LEVEL_COLORS = {"info": "palette(text)", "warning": "#c77c02", "error": "#d9534f"}
+SWATCH_ROWS_SHOWN = 4  # rows in view before the list scrolls
+NO_SWATCHES = "Paint a hint and colorize to get suggestions."
+STATE_COLORS = {
+    EngineState.READY: "#3cb043",
+    EngineState.BUSY: "#e0a800",
+    EngineState.OFFLINE: "#d9534f",
+    EngineState.UNKNOWN: "#888888",
+}
+LEVEL_COLORS = {Level.INFO: "palette(text)", Level.WARNING: "#c77c02", Level.ERROR: "#d9534f"}
 
 
 def _section(title: str) -> QLabel:
@@ -52,7 +67,9 @@ class ChromahintPanel(QWidget):
     def __init__(self, model: ChromahintModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = model
-        self.swatch_buttons: list[QToolButton] = []
+        self.swatch_buttons: list[QToolButton] = []  # every row's, top row first
+        self.swatch_labels: list[QLabel] = []  # one per row: "Hint 1", …
+        self._swatch_rows: list[QWidget] = []
         self.region_buttons: list[QToolButton] = []
         self._layer_rows: list[tuple[str, str]] = []
         self._reference_rows: list = []
@@ -64,6 +81,7 @@ class ChromahintPanel(QWidget):
         self._refresh.start()
         self._on_engine(model.engine_state, model.engine_text)
         self._on_busy(False, "")
+        self._on_message(*model.message)  # e.g. unusable settings, found before we existed
 
     # -- layout ---------------------------------------------------------------------------
     def _build(self) -> None:
@@ -137,25 +155,32 @@ class ChromahintPanel(QWidget):
         root.addWidget(self.progress)
 
         root.addWidget(_line())
-        root.addWidget(_section("Suggested colours"))
-        self.swatch_title = QLabel("Paint a hint to get suggestions.")
-        self.swatch_title.setWordWrap(True)
-        root.addWidget(self.swatch_title)
-        swatches = QHBoxLayout()
-        swatches.setSpacing(4)
-        for i in range(self.model.settings.swatch_count):
-            button = QToolButton()
-            button.setFixedSize(SWATCH_SIZE, SWATCH_SIZE)
-            button.setEnabled(False)
-            button.clicked.connect(lambda _=False, i=i: self._on_swatch(i))
-            self.swatch_buttons.append(button)
-            swatches.addWidget(button)
-        swatches.addStretch(1)
+        swatch_head = QHBoxLayout()
+        swatch_head.addWidget(_section("Suggested colours"))
+        swatch_head.addStretch(1)
         self.swatch_here_button = QToolButton()
         self.swatch_here_button.setText("At selection")
         self.swatch_here_button.setToolTip("Suggested colours at the centre of the selection")
-        swatches.addWidget(self.swatch_here_button)
-        root.addLayout(swatches)
+        swatch_head.addWidget(self.swatch_here_button)
+        root.addLayout(swatch_head)
+        self.swatch_title = QLabel(NO_SWATCHES)
+        self.swatch_title.setWordWrap(True)
+        root.addWidget(self.swatch_title)
+        # One row per painted blob ("Hint 1", "Hint 2", … in reading order), like GIMP's
+        # palette; past a few rows the list scrolls.
+        self.swatch_list = QWidget()
+        self.swatch_list_layout = QVBoxLayout(self.swatch_list)
+        self.swatch_list_layout.setContentsMargins(0, 0, 0, 0)
+        self.swatch_list_layout.setSpacing(4)
+        self.swatch_list_layout.addStretch(1)
+        self.swatch_area = QScrollArea()
+        self.swatch_area.setWidgetResizable(True)
+        self.swatch_area.setFrameShape(QFrame.NoFrame)
+        self.swatch_area.setHorizontalScrollBarPolicy(Qt.ScrollBarAsNeeded)
+        self.swatch_area.setMaximumHeight(SWATCH_ROWS_SHOWN * (SWATCH_SIZE + 4) + 4)
+        self.swatch_area.setWidget(self.swatch_list)
+        self.swatch_area.setVisible(False)
+        root.addWidget(self.swatch_area)
 
         root.addWidget(_line())
         regions_head = QHBoxLayout()
@@ -181,8 +206,8 @@ class ChromahintPanel(QWidget):
     def _connect(self) -> None:
         m = self.model
         self.engine_button.clicked.connect(m.check_engine)
-        self.mode_photo.toggled.connect(lambda on: on and m.set_mode(PHOTO))
-        self.mode_lineart.toggled.connect(lambda on: on and m.set_mode(LINEART))
+        self.mode_photo.toggled.connect(lambda on: on and m.set_mode(Mode.PHOTO))
+        self.mode_lineart.toggled.connect(lambda on: on and m.set_mode(Mode.LINEART))
         self.source_combo.activated.connect(lambda i: m.set_source(self.source_combo.itemData(i)))
         self.hints_combo.activated.connect(lambda i: m.set_hint_layer(self.hints_combo.itemData(i)))
         self.reference_combo.activated.connect(self._on_reference)
@@ -205,10 +230,8 @@ class ChromahintPanel(QWidget):
     def refresh_layers(self) -> None:
         if any(c.view().isVisible() for c in (self.source_combo, self.hints_combo)):
             return  # never rebuild a list the artist is looking at
-        rows = self.model.layers()
-        source, hints = self.model.source(), self.model.hint_layer()
-        source_id = source.uniqueId().toString() if source is not None else None
-        hints_id = hints.uniqueId().toString() if hints is not None else None
+        rows = self.model.choices.layers()
+        source_id, hints_id = self.model.choices.source_id(), self.model.choices.hint_layer_id()
         if rows != self._layer_rows:
             self._layer_rows = rows
             for combo, empty in ((self.source_combo, "(no paint layer)"),
@@ -225,7 +248,7 @@ class ChromahintPanel(QWidget):
     def _refresh_references(self) -> None:
         if self.reference_combo.view().isVisible():
             return
-        choices = self.model.reference_choices()
+        choices = self.model.choices.reference_choices()
         if choices != self._reference_rows:
             self._reference_rows = choices
             self.reference_combo.clear()
@@ -244,8 +267,8 @@ class ChromahintPanel(QWidget):
         key = self.reference_combo.itemData(index)
         self.model.set_reference(tuple(key) if key else None)
 
-    def _on_engine(self, state: str, text: str) -> None:
-        color = STATE_COLORS.get(state, STATE_COLORS["unknown"])
+    def _on_engine(self, state: EngineState, text: str) -> None:
+        color = STATE_COLORS.get(state, STATE_COLORS[EngineState.UNKNOWN])
         self.status_dot.setStyleSheet(f"color: {color}; font-size: 14pt;")
         self.status_label.setText(text)
         self.status_label.setToolTip(text)
@@ -254,30 +277,44 @@ class ChromahintPanel(QWidget):
         self.progress.setVisible(busy)
         self.cancel_button.setEnabled(busy)
 
-    def _on_message(self, level: str, text: str) -> None:
+    def _on_message(self, level: Level, text: str) -> None:
         self.message_label.setStyleSheet(f"color: {LEVEL_COLORS.get(level, 'palette(text)')};")
         self.message_label.setText(text)
 
-    def _on_swatches(self, title: str, rows: list) -> None:
-        self.swatch_title.setText(title or "Paint a hint to get suggestions.")
-        for i, button in enumerate(self.swatch_buttons):
-            if i < len(rows):
-                (r, g, b), p = rows[i]
-                button.setStyleSheet(
-                    f"QToolButton {{ background: rgb({r},{g},{b}); border: 1px solid #444;"
-                    " border-radius: 4px; }"
-                )
-                button.setToolTip(f"#{r:02x}{g:02x}{b:02x} · {p:.0%} — click to paint with it")
-                button.setEnabled(True)
-            else:
-                button.setStyleSheet("")
-                button.setToolTip("")
-                button.setEnabled(False)
-            button.setVisible(i < len(rows) or not rows)  # empty slots only while none
+    def _on_swatches(self, swatch_set: SwatchSet) -> None:
+        for row in self._swatch_rows:
+            self.swatch_list_layout.removeWidget(row)
+            row.deleteLater()
+        self._swatch_rows, self.swatch_buttons, self.swatch_labels = [], [], []
+        for i, row in enumerate(swatch_set.rows):
+            widget = QWidget()
+            line = QHBoxLayout(widget)
+            line.setContentsMargins(0, 0, 0, 0)
+            line.setSpacing(4)
+            label = QLabel(row.title)
+            label.setMinimumWidth(52)
+            line.addWidget(label)
+            for swatch in row.swatches:
+                line.addWidget(self._swatch_button(row.title, swatch.rgb, swatch.p))
+            line.addStretch(1)
+            self.swatch_labels.append(label)
+            self._swatch_rows.append(widget)
+            self.swatch_list_layout.insertWidget(i, widget)
+        self.swatch_title.setText(swatch_set.heading or NO_SWATCHES)
+        self.swatch_area.setVisible(bool(swatch_set.rows))
 
-    def _on_swatch(self, index: int) -> None:
-        if index < len(self.model.swatches):
-            self.model.pick_swatch(self.model.swatches[index][0])
+    def _swatch_button(self, title: str, rgb: tuple[int, int, int], p: float) -> QToolButton:
+        r, g, b = rgb
+        button = QToolButton()
+        button.setFixedSize(SWATCH_SIZE, SWATCH_SIZE)
+        button.setStyleSheet(
+            f"QToolButton {{ background: rgb({r},{g},{b}); border: 1px solid #444;"
+            " border-radius: 4px; }"
+        )
+        button.setToolTip(f"{title}: #{r:02x}{g:02x}{b:02x} · {p:.0%} — click to paint with it")
+        button.clicked.connect(lambda _=False, rgb=rgb: self.model.pick_swatch(rgb))
+        self.swatch_buttons.append(button)
+        return button
 
     def _on_regions(self, regions: list[Region]) -> None:
         for button in self.region_buttons:
@@ -285,7 +322,7 @@ class ChromahintPanel(QWidget):
             button.deleteLater()
         self.region_buttons = []
         for i, region in enumerate(regions):
-            r, g, b = REGION_TINTS[(region.rank - 1) % len(REGION_TINTS)]
+            r, g, b = color_for(region.rank)
             button = QToolButton()
             button.setText(str(region.rank))
             button.setFixedSize(SWATCH_SIZE, SWATCH_SIZE)
@@ -302,13 +339,12 @@ class ChromahintPanel(QWidget):
         if self.live_check.isChecked() != on:
             self.live_check.setChecked(on)
 
-    def _on_mode(self, mode: str) -> None:
-        (self.mode_photo if mode == PHOTO else self.mode_lineart).setChecked(True)
-        photo = mode == PHOTO
+    def _on_mode(self, mode: Mode) -> None:
+        photo = mode is Mode.PHOTO
+        (self.mode_photo if photo else self.mode_lineart).setChecked(True)
         self.regions_button.setEnabled(not photo)
         self.swatch_here_button.setEnabled(photo)
-        for button in self.swatch_buttons:
-            button.setVisible(photo)
+        self.swatch_area.setVisible(photo and bool(self._swatch_rows))
         if not photo:
             self.swatch_title.setText("Suggested colours come from the photo model.")
 
@@ -317,15 +353,12 @@ class ChromahintDocker(DockWidget):
     def __init__(self) -> None:
         super().__init__()
         self.setWindowTitle("Chromahint")
-        settings, warning = Settings.load()
-        self.model = ChromahintModel(settings, self)
+        self.model = ChromahintModel(parent=self)  # reads chromahint.json beside us
         self.panel = ChromahintPanel(self.model)
         self.panel._on_mode(self.model.mode)
         self.setWidget(self.panel)
-        if warning:
-            self.model.say("warning", warning)
-        self.model.check_engine()
+        if self.model.settings is not None:  # else the settings error is what the docker shows
+            self.model.check_engine()
 
     def canvasChanged(self, canvas) -> None:  # noqa: N802 (Krita's name)
-        view = canvas.view() if canvas is not None else None
-        self.model.set_document(view.document() if view is not None else None)
+        self.model.set_document(kritadoc.canvas_document(canvas))

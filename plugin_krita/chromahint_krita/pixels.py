@@ -1,9 +1,10 @@
-"""Krita's raw pixel bytes <-> the engine's image messages, in pure Python (no numpy).
+"""Krita's raw pixel bytes and colour spaces, in pure Python (no numpy).
 
 Krita's `pixelData` is raw in the layer's colour space. For RGBA at integer depths the
-channels are stored B, G, R, A (U8, or U16 little-endian); GRAYA stores gray, alpha. Extended
-slice assignment on bytearrays moves whole channels at C speed, so the swaps and the
-8 <-> 16-bit changes here take milliseconds even for large images.
+channels are stored B, G, R, A (U8, or U16 in the machine's byte order); GRAYA stores gray,
+alpha. Extended slice assignment on bytearrays moves whole channels at C speed, so the
+changes here take milliseconds even for large images. What is not Krita's own (the
+BGRA -> protocol image, the red/blue swap) comes from `chromahint_client.images`.
 
 Only "direct" colour spaces are handled here: RGBA/GRAYA, U8/U16, with the sRGB tone curve
 the engine expects. Everything else (floats, linear or wide-gamut profiles, CMYK, Lab) is
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from chromahint_client.images import swap_red_blue
 
 # Profile names whose tone curve is sRGB's (what the engine's "sRGB-encoded" means).
 _SRGB_TRC_MARKERS = ("srgbtrc", "srgb built-in", "srgb iec61966")
@@ -65,14 +68,28 @@ RGBA8_SRGB = ColorSpace("RGBA", "U8", SRGB_PROFILE)
 RGBA16_SRGB = ColorSpace("RGBA", "U16", SRGB_PROFILE)
 
 
-def swap_red_blue(data: bytes, sample_bytes: int) -> bytes:
-    """BGRA <-> RGBA (the swap is its own inverse), for 1- or 2-byte samples."""
-    out = bytearray(data)
-    step = 4 * sample_bytes
-    for k in range(sample_bytes):
-        out[k::step] = data[2 * sample_bytes + k :: step]
-        out[2 * sample_bytes + k :: step] = data[k::step]
-    return bytes(out)
+@dataclass(frozen=True)
+class Rect:
+    """An image rectangle: x, y, width, height in image pixels."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+
+
+@dataclass(frozen=True)
+class LayerPixels:
+    """A layer's pixels as read from Krita: sRGB-encoded BGRA, 8 or 16 bits per sample."""
+
+    bgra: bytes
+    rect: Rect  # where they lie in the image
+    sample_bytes: int  # 1 or 2
+
+    @property
+    def format(self) -> str:
+        """The protocol pixel format these bytes become (after the red/blue swap)."""
+        return "rgba8" if self.sample_bytes == 1 else "rgba16"
 
 
 def gray_to_bgra(data: bytes, sample_bytes: int) -> bytes:
@@ -95,27 +112,11 @@ def to_bgra(data: bytes, space: ColorSpace) -> bytes:
     return gray_to_bgra(data, space.sample_bytes) if space.is_gray else data
 
 
-def bgra16_to_8(data: bytes) -> bytes:
-    """16-bit little-endian samples -> 8 bits, keeping the high byte."""
-    return data[1::2]
-
-
 def is_opaque(bgra: bytes, sample_bytes: int) -> bool:
     """True when no pixel has alpha below full (the high byte decides for 16 bits)."""
     step = 4 * sample_bytes
     alpha = bgra[step - 1 :: step]
     return not alpha.translate(None, b"\xff")
-
-
-def image_message(bgra: bytes, width: int, height: int, sample_bytes: int) -> dict:
-    """The engine's image map for BGRA bytes (rgba8 or rgba16, little-endian)."""
-    fmt = "rgba8" if sample_bytes == 1 else "rgba16"
-    return {
-        "width": width,
-        "height": height,
-        "format": fmt,
-        "data": swap_red_blue(bgra, sample_bytes),
-    }
 
 
 def rgba8_to_bgra(data: bytes, sample_bytes: int) -> bytes:

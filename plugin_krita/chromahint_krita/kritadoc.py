@@ -1,9 +1,9 @@
-"""Everything that touches Krita's document API. GUI thread only.
+"""Every call into Krita's API, so the rest of the plug-in never touches it. GUI thread only.
 
-Reading: layers come out as sRGB-encoded BGRA bytes (jobs.Raster). Colour spaces that byte
-shuffling cannot handle (floats, linear or wide-gamut profiles, CMYK, Lab) go through Krita's
-own colour management in a hidden scratch document: converting a detached layer of the
-artist's document would land on that document's undo stack.
+Reading: layers come out as sRGB-encoded BGRA bytes (pixels.LayerPixels). Colour spaces
+that byte shuffling cannot handle (floats, linear or wide-gamut profiles, CMYK, Lab) go
+through Krita's own colour management in a hidden scratch document: converting a detached
+layer of the artist's document would land on that document's undo stack.
 
 Writing: Krita 5.1's scripting API records adding and removing layers on the undo stack but
 not `setPixelData`. So a result layer that is new is filled before it is added (one undo
@@ -16,24 +16,49 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterator
 
-from krita import Document, Krita, ManagedColor, Node
-from PyQt5.QtCore import QByteArray, QPointF, QRectF, Qt
-from PyQt5.QtGui import QColor, QFont, QImage, QPainter, QPen
+from krita import (
+    Canvas,
+    DockWidget,
+    DockWidgetFactory,
+    DockWidgetFactoryBase,
+    Document,
+    Krita,
+    ManagedColor,
+    Node,
+)
+from PyQt5.QtCore import QByteArray
+from PyQt5.QtGui import QColor, QImage
+
+from chromahint_client import protocol as P
+from chromahint_client.hints import to_8bit
+from chromahint_client.images import layer_image
+from chromahint_client.regions import RegionMap
 
 from . import pixels
-from .jobs import Raster, Rect
-from .regions import RegionMap
+from .overlay import overlay_rgba8
+from .pixels import LayerPixels, Rect
 
 HINTS_NAME = "Hints"
 RESULT_NAME = "Colorized"
 OVERLAY_NAME = "Chromahint regions"
 OUR_LAYERS = (HINTS_NAME, RESULT_NAME, OVERLAY_NAME)
 LINEART_WORDS = ("line", "ink", "sketch", "lineart")
-# Distinct tints for numbered regions on the overlay (alpha keeps the sketch readable).
-REGION_TINTS = [
-    (230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180),
-    (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212), (0, 128, 128),
-]  # fmt: skip
+
+
+# -- Krita itself ---------------------------------------------------------------------------
+def add_docker(docker_id: str, docker_class: type[DockWidget]) -> None:
+    factory = DockWidgetFactory(docker_id, DockWidgetFactoryBase.DockRight, docker_class)
+    Krita.instance().addDockWidgetFactory(factory)
+
+
+def canvas_document(canvas: Canvas | None) -> Document | None:
+    """The document a docker's canvas shows (None when no view is open)."""
+    view = canvas.view() if canvas is not None else None
+    return view.document() if view is not None else None
+
+
+def active_document() -> Document | None:
+    return Krita.instance().activeDocument()
 
 
 # -- finding things -------------------------------------------------------------------------
@@ -72,10 +97,29 @@ def find_document(key: str | None) -> Document | None:
     return next((d for d in Krita.instance().documents() if document_key(d) == key), None)
 
 
-def default_source(doc: Document, mode: str) -> Node | None:
+def other_documents(doc: Document | None) -> list[tuple[str, str]]:
+    """(key, name) of the open documents other than `doc`."""
+    key = document_key(doc) if doc is not None else None
+    return [
+        (document_key(d), d.name() or d.fileName() or "Untitled")
+        for d in Krita.instance().documents()
+        if document_key(d) != key
+    ]
+
+
+def layer_rows(doc: Document) -> list[tuple[str, str]]:
+    """(id, name) of the document's paint layers, topmost first."""
+    return [(uid(n), n.name()) for n in paint_layers(doc)]
+
+
+def node_id(node: Node | None) -> str | None:
+    return uid(node) if node is not None else None
+
+
+def default_source(doc: Document, mode: P.Mode) -> Node | None:
     """The active paint layer unless it is one of ours; in line-art mode a line-art layer."""
     layers = [n for n in paint_layers(doc) if n.name() not in OUR_LAYERS]
-    if mode == "lineart":
+    if mode is P.Mode.LINEART:
         named = [n for n in layers if any(w in n.name().lower() for w in LINEART_WORDS)]
         if named:
             return named[0]
@@ -100,6 +144,16 @@ def rgb_space_for(space: pixels.ColorSpace) -> pixels.ColorSpace:
     return pixels.ColorSpace("RGBA", space.depth, "sRGB-elle-V2-g10.icc")
 
 
+def result_space(doc: Document) -> pixels.ColorSpace:
+    """The colour space the result will be written in: the existing result layer's, else
+    the document's (RGB for a grayscale document, which is converted first)."""
+    existing = find_named(doc, RESULT_NAME)
+    if existing is not None:
+        return color_space(existing)
+    space = document_space(doc)
+    return rgb_space_for(space) if space.is_gray else space
+
+
 # -- reading --------------------------------------------------------------------------------
 def convert(raw: bytes, w: int, h: int, src: pixels.ColorSpace, dst: pixels.ColorSpace) -> bytes:
     """Krita's colour-managed conversion of raw pixels, in a hidden scratch document."""
@@ -116,7 +170,7 @@ def convert(raw: bytes, w: int, h: int, src: pixels.ColorSpace, dst: pixels.Colo
         scratch.close()
 
 
-def read_raster(node: Node, rect: Rect, eight_bit: bool = False) -> Raster:
+def read_pixels(node: Node, rect: Rect, eight_bit: bool = False) -> LayerPixels:
     """A node's pixels over an image rectangle as sRGB BGRA (8 bits when asked)."""
     space = color_space(node)
     raw = bytes(node.pixelData(rect.x, rect.y, rect.w, rect.h))
@@ -126,8 +180,8 @@ def read_raster(node: Node, rect: Rect, eight_bit: bool = False) -> Raster:
         target = pixels.RGBA8_SRGB if eight_bit else pixels.RGBA16_SRGB
         bgra, sample_bytes = convert(raw, rect.w, rect.h, space, target), target.sample_bytes
     if eight_bit and sample_bytes == 2:
-        bgra, sample_bytes = pixels.bgra16_to_8(bgra), 1
-    return Raster(bgra, rect, sample_bytes)
+        bgra, sample_bytes = to_8bit(bgra), 1
+    return LayerPixels(bgra, rect, sample_bytes)
 
 
 def node_rect(node: Node) -> Rect:
@@ -137,6 +191,13 @@ def node_rect(node: Node) -> Rect:
 
 def document_rect(doc: Document) -> Rect:
     return Rect(0, 0, doc.width(), doc.height())
+
+
+def selection_center(doc: Document) -> tuple[float, float] | None:
+    sel = doc.selection()
+    if sel is None or sel.width() <= 0 or sel.height() <= 0:
+        return None
+    return sel.x() + sel.width() / 2.0, sel.y() + sel.height() / 2.0
 
 
 def work_area(doc: Document) -> tuple[Rect, bytes | None]:
@@ -154,21 +215,21 @@ def work_area(doc: Document) -> tuple[Rect, bytes | None]:
     return rect, bytes(sel.pixelData(rect.x, rect.y, rect.w, rect.h))
 
 
-def hint_rasters(doc: Document, hint_layer: Node | None, source: Node) -> list[Raster]:
+def hint_pixels(doc: Document, hint_layer: Node | None, source: Node) -> tuple[LayerPixels, ...]:
     """The painted hints: the hint layer, plus key strokes of Colorize Masks on the source.
 
     Krita 5.1's API has no Colorize Mask class; a mask's pixelData is its key-stroke device
     (what the artist sees while editing key strokes), which is read as more hints.
     """
-    rasters = []
+    layers = []
     if hint_layer is not None:
         r = node_rect(hint_layer)
         if r.w > 0 and r.h > 0:
-            rasters.append(read_raster(hint_layer, r, eight_bit=True))
+            layers.append(read_pixels(hint_layer, r, eight_bit=True))
     for child in source.childNodes():
         if child.type() == "colorizemask":
-            rasters.append(read_raster(child, document_rect(doc), eight_bit=True))
-    return rasters
+            layers.append(read_pixels(child, document_rect(doc), eight_bit=True))
+    return tuple(layers)
 
 
 def fingerprint(node: Node | None) -> tuple:
@@ -178,10 +239,10 @@ def fingerprint(node: Node | None) -> tuple:
     r = node_rect(node)
     if r.w <= 0 or r.h <= 0:
         return (r,)
-    return (r, zlib.crc32(node.pixelData(r.x, r.y, r.w, r.h)))
+    return (r, zlib.crc32(bytes(node.pixelData(r.x, r.y, r.w, r.h))))
 
 
-def thumbnail_image(target: Document | Node, max_side: int = 512) -> dict:
+def thumbnail_image(target: Document | Node, max_side: int = 512) -> P.Image:
     """A reference image for the engine: the document's or layer's picture, small."""
     if isinstance(target, Document):
         w, h = target.width(), target.height()
@@ -191,13 +252,11 @@ def thumbnail_image(target: Document | Node, max_side: int = 512) -> dict:
     scale = min(1.0, max_side / max(w, h))
     tw, th = max(1, round(w * scale)), max(1, round(h * scale))
     img = target.thumbnail(tw, th).convertToFormat(QImage.Format_RGBA8888)
-    ptr = img.constBits()
-    ptr.setsize(img.sizeInBytes())
-    data = bytes(ptr)
+    data = img.constBits().asstring(img.sizeInBytes())
     stride, row = img.bytesPerLine(), 4 * img.width()
     if stride != row:
         data = b"".join(data[y * stride : y * stride + row] for y in range(img.height()))
-    return {"width": img.width(), "height": img.height(), "format": "rgba8", "data": data}
+    return layer_image(data, img.width(), img.height(), "rgba8")
 
 
 # -- writing --------------------------------------------------------------------------------
@@ -207,6 +266,14 @@ def _raw_for(rgba8: bytes, raw: bytes | None, rect: Rect, space: pixels.ColorSpa
     if space.writable:
         return pixels.rgba8_for(rgba8, space)
     return convert(pixels.rgba8_to_bgra(rgba8, 1), rect.w, rect.h, pixels.RGBA8_SRGB, space)
+
+
+def _new_paint_layer(doc: Document, name: str) -> Node:
+    """A new paint layer, not in the layer stack yet."""
+    node = doc.createNode(name, "paintlayer")
+    if node is None:  # Krita gives None when the document has no image to make it for
+        raise RuntimeError(f"Krita could not create the paint layer {name!r}")
+    return node
 
 
 def _sibling_below(node: Node) -> Node | None:
@@ -266,7 +333,7 @@ def write_layer(
             parent.addChildNode(node, existing)
             existing.remove()
     else:
-        node = doc.createNode(name, "paintlayer")
+        node = _new_paint_layer(doc, name)
         node.setPixelData(QByteArray(data), rect.x, rect.y, rect.w, rect.h)
         if place is None:
             doc.rootNode().addChildNode(node, None)
@@ -282,7 +349,7 @@ def write_layer(
 
 def add_hint_layer(doc: Document, source: Node | None) -> Node:
     """A new `Hints` paint layer above the source (and above a Colorized layer next to it)."""
-    node = doc.createNode(HINTS_NAME, "paintlayer")
+    node = _new_paint_layer(doc, HINTS_NAME)
     if source is None:
         doc.rootNode().addChildNode(node, None)
     else:
@@ -300,46 +367,9 @@ def add_hint_layer(doc: Document, source: Node | None) -> Node:
     return created
 
 
-def overlay_bgra(region_map: RegionMap, rect: Rect) -> bytes:
-    """The numbered-regions overlay as 8-bit BGRA for `rect`: tints plus numbered badges."""
-    gw, gh = region_map.grid_w, region_map.grid_h
-    stride = (gw + 3) // 4 * 4  # QImage wants scan lines on 32-bit boundaries
-    ranks = b"".join(
-        region_map.ranks[y * gw : (y + 1) * gw].ljust(stride, b"\0") for y in range(gh)
-    )
-    tiles = QImage(ranks, gw, gh, stride, QImage.Format_Indexed8)
-    table = [0] * 256
-    for rank in range(1, 256):
-        r, g, b = REGION_TINTS[(rank - 1) % len(REGION_TINTS)]
-        table[rank] = (90 << 24) | (r << 16) | (g << 8) | b
-    tiles.setColorTable(table)
-    image = tiles.scaled(rect.w, rect.h, Qt.IgnoreAspectRatio, Qt.FastTransformation)
-    image = image.convertToFormat(QImage.Format_ARGB32)
-    painter = QPainter(image)
-    painter.setRenderHint(QPainter.Antialiasing)
-    radius = max(9.0, min(rect.w, rect.h) / 40.0)
-    font = QFont()
-    font.setBold(True)
-    font.setPixelSize(int(radius * 1.2))
-    painter.setFont(font)
-    for region in region_map.regions:
-        r, g, b = REGION_TINTS[(region.rank - 1) % len(REGION_TINTS)]
-        centre = QPointF(region.x, region.y)
-        painter.setPen(QPen(QColor(255, 255, 255), max(1.5, radius / 6)))
-        painter.setBrush(QColor(r, g, b))
-        painter.drawEllipse(centre, radius, radius)
-        painter.setPen(QColor(255, 255, 255))
-        box = QRectF(centre.x() - radius, centre.y() - radius, 2 * radius, 2 * radius)
-        painter.drawText(box, Qt.AlignCenter, str(region.rank))
-    painter.end()
-    ptr = image.constBits()
-    ptr.setsize(image.sizeInBytes())
-    return bytes(ptr)  # ARGB32 on little-endian machines is B, G, R, A in memory
-
-
 def write_overlay(doc: Document, region_map: RegionMap, rect: Rect) -> Node:
-    bgra = overlay_bgra(region_map, rect)
-    rgba8 = pixels.swap_red_blue(bgra, 1)
+    """The numbered regions on their own layer (`OVERLAY_NAME`), written in place."""
+    rgba8 = overlay_rgba8(region_map, rect)
     return write_layer(doc, OVERLAY_NAME, rgba8, None, rect, None, None, replace=False)
 
 

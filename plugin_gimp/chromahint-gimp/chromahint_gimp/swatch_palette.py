@@ -1,11 +1,10 @@
-"""Where to ask for swatches and how the answers become palette entries."""
+"""Where to ask for swatches and how the engine's answers become palette entries."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-PALETTE_NAME = "Chromahint"
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -31,7 +30,8 @@ def places(
     width: int,
     height: int,
 ) -> list[Place]:
-    """One place per hint blob, then the selection's centre; all inside the layer."""
+    """One place per hint blob, in the order given (hints.extract's reading order), then the
+    selection's centre; all inside the layer."""
     out = [Place(f"Hint {i}", x, y) for i, (x, y) in enumerate(blob_centers, start=1)]
     if selection_center is not None:
         x, y = selection_center
@@ -41,13 +41,14 @@ def places(
     return [p for p in out if 0 <= p.x < width and 0 <= p.y < height]
 
 
-def entries(where: Sequence[Place], swatches: Sequence[Sequence[dict]]) -> list[Entry]:
-    """Palette entries, one row per place, most probable colour first."""
+def entries(where: Sequence[Place], swatches: Sequence[Sequence[Any]]) -> list[Entry]:
+    """Palette entries from a SwatchesReply's rows (protocol.Swatch: `rgb`, `p`): one row
+    per place, most probable colour first."""
     if len(swatches) != len(where):
         raise ValueError(f"the engine sent {len(swatches)} swatch rows for {len(where)} places")
     out = []
     for place, row in zip(where, swatches, strict=True):
         for swatch in row:
-            r, g, b = (int(c) for c in swatch["rgb"])
-            out.append(Entry(f"{place.label} · {float(swatch.get('p', 0.0)):.0%}", (r, g, b)))
+            r, g, b = swatch.rgb
+            out.append(Entry(f"{place.label} · {swatch.p:.0%}", (int(r), int(g), int(b))))
     return out

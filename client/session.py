@@ -1,0 +1,52 @@
+"""Make sure an engine runs, and say what went wrong in words for people: what both
+plug-ins do before every request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from . import protocol as P
+from .client import Client, EngineError, EngineNotRunning, EngineReplyError, EngineTimeout
+from .launcher import start_engine
+from .settings import Settings
+
+
+def engine_info(
+    settings: Settings,
+    progress: Callable[[str], None] | None = None,
+    log_path: str | None = None,
+) -> P.InfoReply | None:
+    """The engine's info, starting the configured command when nothing listens.
+
+    None when an engine is there but busy (serving someone's long request): starting a
+    second one on the same endpoint would fail, so only a refused connection starts one.
+    """
+    with Client(settings.endpoint, timeout=2.0, retries=0) as c:
+        try:
+            return c.info()
+        except EngineTimeout:
+            return None
+        except EngineNotRunning:
+            pass
+    if progress:
+        progress(f"Starting the Chromahint engine ({settings.engine_command})…")
+    _, info = start_engine(settings.engine_command, settings.endpoint, log_path=log_path)
+    return info
+
+
+def describe(error: Exception, settings: Settings, what: str) -> str:
+    """A message for people about a failed request; `what` names the action ("colorize")."""
+    if isinstance(error, EngineReplyError):
+        if error.unsupported:
+            return f"The Chromahint engine cannot {what}: {error.message}"
+        return f"The Chromahint engine reported an error ({error.code}): {error.message}"
+    if isinstance(error, EngineNotRunning):
+        where = f" (settings: {settings.path})" if settings.path else ""
+        return (
+            f"Chromahint engine not available: {error}. Check that 'engine_command' "
+            f"({settings.engine_command!r}) starts it at {settings.endpoint}{where}, or start "
+            "it yourself with 'chromahint serve'."
+        )
+    if isinstance(error, EngineError):
+        return f"Chromahint: {error}"
+    return f"Chromahint plug-in error: {type(error).__name__}: {error}"

@@ -1,0 +1,183 @@
+"""Train photo-net-v2 (engine/models/photo_prop.py) from cached encoder features.
+
+    python -m chromahint.train.train_photo_v2 --minutes 120 --out runs/photo_v2 --threads 1
+    python -m chromahint.train.train_photo_v2 --minutes 60 --out runs/photo_v2 --resume
+
+The encoder is frozen, so its features are computed once per crop set (one random crop
+per training photo; `--crop-seed` draws another set) and kept in OUT/cache-<seed>.npz,
+fp16; each step then costs only the decoder and the propagation. A fresh run starts from
+photo-net-v1's trained decoder where shapes match. Checkpoints as in train_photo.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import pathlib
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from chromahint.models.lab_torch import rgb_to_lab
+from chromahint.models.photo_net import PhotoColorizer
+from chromahint.models.photo_net import load_state as load_v1_state
+from chromahint.models.photo_prop import PhotoPropNet, from_v1
+from chromahint.train.data import (
+    HintConfig,
+    default_data_dir,
+    random_crop,
+    read_tar_images,
+    simulate_hints,
+)
+from chromahint.train.evaluate_photo import psnr_sweep
+from chromahint.train.train_photo import (
+    CLASS_WEIGHT,
+    WARMUP_STEPS,
+    bins_of,
+    load_checkpoint,
+    losses,
+    save_checkpoint,
+)
+
+PRIOR_WEIGHT = 0.3
+V1_WEIGHTS = pathlib.Path(__file__).resolve().parents[2] / "weights" / "photo_net.safetensors"
+
+
+def build_cache(
+    net: PhotoPropNet, shards: list[pathlib.Path], size: int, seed: int, path: pathlib.Path
+) -> dict[str, np.ndarray]:
+    """One crop per photo: its RGB (uint8) and the five encoder taps (fp16)."""
+    if path.exists():
+        with np.load(path) as z:
+            return {k: z[k] for k in z.files}
+    rng = np.random.default_rng([seed, 99])
+    crops = [random_crop(rgb, size, rng) for s in shards for _, rgb in read_tar_images(s)]
+    rgb = np.stack(crops)
+    taps: list[list[np.ndarray]] = [[] for _ in range(5)]
+    t0 = time.time()
+    with torch.inference_mode():
+        for i in range(0, len(rgb), 64):
+            x = torch.from_numpy(rgb[i : i + 64]).permute(0, 3, 1, 2).float() / 255.0
+            feats = net.features(rgb_to_lab(x)[:, :1])
+            for k, f in enumerate(feats):
+                taps[k].append(f.half().numpy())
+            if i % 2048 == 0:
+                print(f"cache {i}/{len(rgb)} {time.time() - t0:.0f} s", flush=True)
+    cache = {"rgb": rgb, **{f"f{k}": np.concatenate(t) for k, t in enumerate(taps)}}
+    tmp = path.with_suffix(".tmp.npz")
+    # pyright matches the str-keyed arrays to savez's allow_pickle: bool; no key is that name
+    np.savez(tmp, **cache)  # pyright: ignore[reportArgumentType]
+    tmp.replace(path)
+    return cache
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Train photo-net-v2.")
+    parser.add_argument("--data", type=pathlib.Path, default=default_data_dir())
+    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("runs/photo_v2"))
+    parser.add_argument("--minutes", type=float, default=60.0, help="wall-clock budget")
+    parser.add_argument("--plan-minutes", type=float, default=None)
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--crop-seed", type=int, default=0)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--ckpt-minutes", type=float, default=10.0)
+    parser.add_argument("--val-images", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-steps", type=int, default=None)
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    args.out.mkdir(parents=True, exist_ok=True)
+    last = args.out / "last.safetensors"
+    log = (args.out / "log.jsonl").open("a")
+
+    if args.resume and last.exists():
+        state, meta = load_checkpoint(last)
+        net = PhotoPropNet(state["bins"].numpy())
+        net.load_state_dict(state)
+        print(f"resumed at step {meta['step']}, {meta['elapsed_s'] / 60:.1f} min trained")
+    else:
+        from chromahint.models.photo_net import PhotoNet
+
+        v1_state = load_v1_state(V1_WEIGHTS)
+        v1 = PhotoNet(bins=v1_state["bins"].numpy())
+        v1.load_state_dict(v1_state)
+        net = from_v1(v1)
+        meta = {"step": 0, "elapsed_s": 0.0, "plan_s": 60 * (args.plan_minutes or args.minutes)}
+    net.encoder.requires_grad_(False)
+    net.encoder.eval()
+
+    shards = sorted(args.data.glob("photos-train-*.tar"))
+    cache = build_cache(
+        net, shards, args.size, args.crop_seed, args.out / f"cache-{args.crop_seed}.npz"
+    )
+    n_crops = len(cache["rgb"])
+    params = [p for n, p in net.named_parameters() if not n.startswith("encoder.")]
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-4)
+    rng = np.random.default_rng([args.seed, meta["step"]])
+    bins = bins_of(net)
+    cfg = HintConfig()
+    val = [rgb for _, rgb in read_tar_images(args.data / "photos-val.tar", args.val_images)]
+
+    start, start_step = time.time(), meta["step"]
+    last_ckpt = start
+    running: list[float] = []
+    while True:
+        now = time.time()
+        done = now - start >= 60 * args.minutes or (
+            args.max_steps is not None and meta["step"] - start_step >= args.max_steps
+        )
+        if done or now - last_ckpt >= 60 * args.ckpt_minutes:
+            meta["elapsed_s"] += now - last_ckpt
+            last_ckpt = now
+            net.eval()
+            scores = psnr_sweep(PhotoColorizer(net, "cpu", half=False), val, ns=(0, 1, 10, 100))
+            record = {**meta, "val_psnr": scores, "loss": float(np.mean(running or [0]))}
+            print(json.dumps(record), flush=True)
+            log.write(json.dumps(record) + "\n")
+            log.flush()
+            save_checkpoint(last, net, meta)
+            running = []
+            if done:
+                break
+        net.train()
+        net.encoder.eval()
+        idx = np.sort(rng.choice(n_crops, args.batch, replace=False))
+        feats = [torch.from_numpy(cache[f"f{k}"][idx]).float() for k in range(5)]
+        rgb = torch.from_numpy(cache["rgb"][idx]).permute(0, 3, 1, 2).float() / 255.0
+        lab = rgb_to_lab(rgb)
+        hint_ab, mask, glob = simulate_hints(lab[:, 1:], bins, rng, cfg)
+        L, ab = lab[:, :1], lab[:, 1:]
+        ab_pred, logits, prior = net.decode(feats, L, hint_ab, mask, glob)
+        reg, ce = losses(net, ab_pred, logits, ab)
+        prior_reg = F.smooth_l1_loss(prior / 10.0, F.avg_pool2d(ab, 2) / 10.0, beta=1.0)
+        loss = reg + CLASS_WEIGHT * ce + PRIOR_WEIGHT * prior_reg
+
+        progress = min((meta["elapsed_s"] + time.time() - last_ckpt) / meta["plan_s"], 1.0)
+        warm = min(1.0, (meta["step"] - start_step + 1) / WARMUP_STEPS)
+        scale = warm * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
+        for group in opt.param_groups:
+            group["lr"] = args.lr * scale
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 5.0)
+        opt.step()
+        meta["step"] += 1
+        running.append(loss.item())
+        if meta["step"] % 25 == 0:
+            rate = (meta["step"] - start_step) / (time.time() - start)
+            print(
+                f"step {meta['step']} loss {np.mean(running[-25:]):.3f} reg {reg.item():.3f} "
+                f"ce {ce.item():.3f} prior {prior_reg.item():.3f} lr {scale:.3f} {rate:.2f} it/s",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()

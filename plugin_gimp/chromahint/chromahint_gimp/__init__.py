@@ -1,1 +1,0 @@
-"""Pure-Python parts of the GIMP plug-in (no Gimp, no numpy), testable outside GIMP."""
