@@ -9,10 +9,17 @@ Each step's failure is recorded, not raised, so one broken step does not hide th
 
 import json
 import os
+import sys
 import time
 import traceback
 
 from gi.repository import Babl, Gegl, Gimp, Gio
+
+# The installed plug-in's folder (and the wheels it vendors) first on sys.path, as its entry
+# file puts them, so the driver finds layers with the plug-in's own code.
+PLUGIN_DIR = os.path.join(Gimp.directory(), "plug-ins", "chromahint-gimp")
+sys.path[0:0] = [PLUGIN_DIR, os.path.join(PLUGIN_DIR, "vendor")]
+from chromahint_gimp import layers  # noqa: E402
 
 OUT = os.environ["CHROMAHINT_BATCH_OUT"]
 with open(os.path.join(OUT, "spec.json")) as spec_file:
@@ -26,14 +33,11 @@ def rect(w, h):
 
 
 def find_layer(image, name):
-    pending = list(image.get_layers())
-    while pending:
-        layer = pending.pop(0)
-        if layer.get_name() == name:
-            return layer
-        if layer.is_group():
-            pending[0:0] = list(layer.get_children())
-    raise KeyError(f"no layer {name!r}")
+    """The plug-in's find_layer, raising KeyError when there is no such layer."""
+    layer = layers.find_layer(image, name)
+    if layer is None:
+        raise KeyError(f"no layer {name!r}")
+    return layer
 
 
 def layer_tree(image):
@@ -133,16 +137,15 @@ def run_step(step):
         image.undo_enable()
     for name, babl in step.get("dump_before", []):
         out.setdefault("before", {})[name] = dump(step["id"] + "-before", image, name, babl)
-    plugin_dir = os.path.join(Gimp.directory(), "plug-ins", "chromahint-gimp")
     if "settings" in step:
-        path = os.path.join(plugin_dir, "chromahint.json")
+        path = os.path.join(PLUGIN_DIR, "chromahint.json")
         with open(path) as f:
             doc = json.load(f)
         doc.update(step["settings"])
         with open(path, "w") as f:
             json.dump(doc, f)
     if "plugin_file" in step:  # e.g. a broken module shadowing a dependency
-        path = os.path.join(plugin_dir, step["plugin_file"]["path"])
+        path = os.path.join(PLUGIN_DIR, step["plugin_file"]["path"])
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w") as f:
             f.write(step["plugin_file"]["text"])

@@ -106,7 +106,7 @@ def install(root: Path, endpoint: str, engine_command: str | None = None) -> dic
     installed = [
         pykrita / PLUGIN / "__init__.py",
         pykrita / PLUGIN / "chromahint.json",
-        pykrita / PLUGIN / "lib" / "chromahint_client" / "protocol.py",
+        pykrita / PLUGIN / "lib" / "chromahint_client" / "protocol" / "__init__.py",
         pykrita / f"{PLUGIN}.desktop",
     ]
     missing = [str(p) for p in installed if not p.is_file()]

@@ -26,6 +26,7 @@ from gimp_harness import (
     install_plugin,
     unusable_reason,
 )
+from import_rules import imports
 
 from chromahint_client import Client, hints, images, regions
 from chromahint_client import protocol as P
@@ -197,34 +198,26 @@ def plugin_files() -> list[Path]:
     return [ENTRY, *sorted(PACKAGE.glob("*.py"))]
 
 
+def _catches_import_error(node: ast.AST) -> bool:
+    return isinstance(node, ast.Try) and any(
+        isinstance(h.type, ast.Name) and h.type.id == "ImportError" for h in node.handlers
+    )
+
+
 def imported_modules(path: Path, guarded: bool = True) -> list[tuple[str, list[str]]]:
     """(module, names) for every import in a file; relative imports of the package become
     chromahint_gimp.<module>. `guarded=False` leaves out imports inside a try block that
     catches ImportError."""
-    tree = ast.parse(path.read_text(), str(path))
-    skip: set[int] = set()
-    if not guarded:
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Try) and any(
-                isinstance(h.type, ast.Name) and h.type.id == "ImportError" for h in node.handlers
-            ):
-                skip |= {id(n) for stmt in node.body for n in ast.walk(stmt)}
     out = []
-    for node in ast.walk(tree):
-        if id(node) in skip:
-            continue
-        if isinstance(node, ast.Import):
-            out += [(alias.name, []) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            names_ = [a.name for a in node.names]
-            if node.level and node.module:
-                out.append((f"chromahint_gimp.{node.module}", names_))
-            elif node.level:
+    for level, module, names_ in imports(path, None if guarded else _catches_import_error):
+        if level and module:
+            out.append((f"chromahint_gimp.{module}", names_))
+        elif level:
+            out += [(f"chromahint_gimp.{n}", []) for n in names_]
+        else:
+            out.append((module, names_))
+            if module == "chromahint_gimp":
                 out += [(f"chromahint_gimp.{n}", []) for n in names_]
-            else:
-                out.append((node.module or "", names_))
-                if node.module == "chromahint_gimp":
-                    out += [(f"chromahint_gimp.{n}", []) for n in names_]
     return out
 
 
@@ -528,7 +521,7 @@ def prepare(gimp: GimpChroot, work: Path, endpoint: str, engine_command: str | N
     main = folder / "chromahint-gimp.py"
     assert main.is_file() and os.access(main, os.X_OK)
     assert (folder / "chromahint_gimp" / "procedures.py").is_file()
-    assert (folder / "chromahint_client" / "protocol.py").is_file()  # the shared client
+    assert (folder / "chromahint_client" / "protocol" / "__init__.py").is_file()  # the client
 
 
 # Image geometry used by the main run.

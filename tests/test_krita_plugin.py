@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from conftest import free_endpoint, launch_engine
+from import_rules import imports
 from krita_harness import ARTIFACTS, KritaRun, krita_installed, run_scenario
 
 from chromahint_client import Client, EngineReplyError, hints, images
@@ -56,26 +57,16 @@ needs_krita = pytest.mark.skipif(
 
 
 # -- the package's shape (unit) -----------------------------------------------------------------
+def _type_checking_block(node: ast.AST) -> bool:
+    return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+
+
 def _runtime_imports(path: Path) -> list[tuple[str, list[str]]]:
     """(module, names) imported outside `if TYPE_CHECKING:` blocks; relative ones as '.x'."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-    skip = {
-        id(n)
-        for node in ast.walk(tree)
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
-        for child in node.body
-        for n in ast.walk(child)
-    }
-    out = []
-    for node in ast.walk(tree):
-        if id(node) in skip:
-            continue
-        if isinstance(node, ast.Import):
-            out += [(alias.name, []) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            module = "." * node.level + (node.module or "")
-            out.append((module, [alias.name for alias in node.names]))
-    return out
+    return [
+        ("." * level + module, names)
+        for level, module, names in imports(path, skip_body_of=_type_checking_block)
+    ]
 
 
 def _modules() -> list[Path]:

@@ -15,7 +15,9 @@ __all__ = [
     "Colorizer",
     "GlobalHints",
     "Hint",
+    "RGB",
     "LineartModel",
+    "LinePoint",
     "Prediction",
     "hint_square",
     "rasterize_hints",
@@ -88,6 +90,11 @@ class Colorizer(Protocol):
         ...
 
 
+RGB = tuple[float, float, float]  # 0-255
+# A line-art point hint at working size: (x, y, rgb, size), the square of side `size`.
+LinePoint = tuple[float, float, RGB, float]
+
+
 class LineartModel(Protocol):
     """Line art: priority regions and flat colours under the lines (lineart_net.py)."""
 
@@ -100,9 +107,8 @@ class LineartModel(Protocol):
     def regions(self, sketch: np.ndarray, max_regions: int) -> tuple[np.ndarray, list[int]]: ...
 
     def colorize(
-        self,
-        sketch: np.ndarray,
-        labels: np.ndarray | None,
-        region_rgb: dict[int, tuple[float, float, float]],
-        points: list[tuple[float, float, tuple[float, float, float], float]],
-    ) -> np.ndarray: ...
+        self, sketch: np.ndarray, labels: np.ndarray | None, region_rgb: dict[int, RGB],
+        points: list[LinePoint],
+    ) -> np.ndarray:  # fmt: skip
+        """Flat colours (3, H, W) in [0, 1] under the lines, from region and point hints."""
+        ...

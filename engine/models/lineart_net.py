@@ -18,7 +18,7 @@ from safetensors.torch import load_file, save_file
 from scipy import ndimage
 from torch import nn
 
-from chromahint.models.base import hint_square
+from chromahint.models.base import RGB, LinePoint, hint_square
 from chromahint.models.lineart_unet import UNet, pad_to_stride
 
 NAME = "lineart-net-v1"
@@ -92,8 +92,8 @@ def snap_to_closed_areas(labels: np.ndarray, max_frac: float) -> np.ndarray:
 
 def rasterize(
     labels: np.ndarray,
-    region_rgb: dict[int, tuple[float, float, float]],
-    points: list[tuple[float, float, tuple[float, float, float], float]],
+    region_rgb: dict[int, RGB],
+    points: list[LinePoint],
     areas: np.ndarray | None = None,
     fill_frac: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -161,8 +161,8 @@ class LineartModel:
         self,
         sketch: np.ndarray,
         labels: np.ndarray | None,
-        region_rgb: dict[int, tuple[float, float, float]],
-        points: list[tuple[float, float, tuple[float, float, float], float]],
+        region_rgb: dict[int, RGB],
+        points: list[LinePoint],
     ) -> np.ndarray:
         if labels is None and region_rgb:
             labels, _ = self.regions(sketch, self.max_regions)

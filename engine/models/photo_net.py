@@ -30,60 +30,26 @@ from chromahint.models.effnet_lite import TAP_CHANNELS, LiteEncoder, MBConv
 from chromahint.models.hint_fill import push_pull
 from chromahint.models.layers import conv_bn
 from chromahint.models.normalize import AB_SCALE, ab_unit, lightness_centred, lightness_encoder
+from chromahint.models.photo_trunk import PhotoTrunk, pad_inputs, up_to, zero_init
 
 NAME = "photo-net-v1"
-STRIDE = 32
 # Saturation hint: the image's mean CIELAB chroma divided by this, clipped to [0, 1].
 SATURATION_CHROMA = 50.0
 
 
-def zero_init(conv: nn.Conv2d) -> None:
-    """A residual head that starts as the identity of what it refines."""
-    nn.init.zeros_(conv.weight)
-    if conv.bias is not None:
-        nn.init.zeros_(conv.bias)
-
-
-def up_to(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
-    return F.interpolate(x, size=ref.shape[-2:], mode="bilinear", align_corners=False)
-
-
-class PhotoNet(nn.Module):
+class PhotoNet(PhotoTrunk):
     """forward(L, hint_ab, mask, glob) -> (ab (B,2,H,W), logits (B,Q,ceil(H/4),ceil(W/4)))."""
 
     name = NAME
-    bins: torch.Tensor
     description = (
         "Learned photo colorization (Zhang et al. 2017 style, EfficientNet-Lite0 encoder): "
         "point hints, palette/saturation global hints, per-pixel colour distribution."
     )
 
     def __init__(self, bins: np.ndarray | None = None) -> None:
-        super().__init__()
-        bins = gamut_bins() if bins is None else bins
-        self.register_buffer("bins", torch.as_tensor(bins, dtype=torch.float32))
-        q = len(bins)
-        self.glob_dim = q + 3  # histogram, saturation, has-histogram, has-saturation
-        e2, e4, e8, e16, e32 = TAP_CHANNELS
-        self.encoder = LiteEncoder()
-        # Hint branch on [hint ab, mask, fill ab, L]: cheap strided convs to stride 16.
-        self.hint2 = conv_bn(6, 16, stride=2)
-        self.hint4 = conv_bn(16, 32, stride=2)
-        self.hint8 = conv_bn(32, 48, stride=2)
-        self.hint16 = conv_bn(48, 64, stride=2)
-        # Global fusion: pooled image features and the global hint, added at stride 16.
-        self.image_global = nn.Sequential(nn.Linear(e32, 128), nn.ReLU(inplace=True))
-        self.hint_global = nn.Sequential(
-            nn.Linear(self.glob_dim, 128), nn.ReLU(inplace=True), nn.Linear(128, 128)
-        )
-        self.global_mix = nn.Linear(256, 128)
-        self.lat32 = conv_bn(e32, 128, kernel=1)
-        self.fuse16 = conv_bn(e16 + 128 + 64, 128, kernel=1)
-        self.dec16 = nn.Sequential(conv_bn(128, 128), conv_bn(128, 128))
-        # Each level: a 1x1 squeeze of [upsampled decoder, encoder tap, hint branch], then 3x3.
-        self.dec8 = nn.Sequential(conv_bn(128 + e8 + 48, 64, kernel=1), conv_bn(64, 64))
-        self.dec4 = nn.Sequential(conv_bn(64 + e4 + 32, 48, kernel=1), conv_bn(48, 48))
-        self.classify = nn.Conv2d(48, q, 1)
+        # Hint branch input [hint ab, mask, fill ab, L], strided to stride 2.
+        super().__init__(gamut_bins() if bins is None else bins, conv_bn(6, 16, stride=2))
+        e2 = TAP_CHANNELS[0]
         self.dec2 = nn.Sequential(conv_bn(48 + e2 + 16, 24, kernel=1), conv_bn(24, 16))
         # Full resolution: edge-aware refinement guided by L and the raw hints.
         self.refine = nn.Sequential(conv_bn(16 + 6, 12), nn.Conv2d(12, 2, 3, padding=1))
@@ -93,27 +59,12 @@ class PhotoNet(nn.Module):
         self, L: torch.Tensor, hint_ab: torch.Tensor, mask: torch.Tensor, glob: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         h, w = L.shape[-2:]
-        ph, pw = -h % STRIDE, -w % STRIDE
-        # Pad right/bottom only, so stride-4 logits stay aligned with the top-left pixel.
-        if ph or pw:
-            L = F.pad(L, (0, pw, 0, ph), mode="replicate")
-            hint_ab = F.pad(hint_ab, (0, pw, 0, ph))
-            mask = F.pad(mask, (0, pw, 0, ph))
+        L, hint_ab, mask = pad_inputs(L, hint_ab, mask)
         fill = push_pull(hint_ab, mask)
         x = torch.cat([ab_unit(hint_ab), mask, ab_unit(fill), lightness_centred(L)], dim=1)
-        f2, f4, f8, f16, f32 = self.encoder(lightness_encoder(L))
-        h2 = self.hint2(x)
-        h4 = self.hint4(h2)
-        h8 = self.hint8(h4)
-        h16 = self.hint16(h8)
-        g = torch.cat([self.image_global(f32.mean(dim=(2, 3))), self.hint_global(glob)], dim=1)
-        g = self.global_mix(g)[:, :, None, None]
-        d = self.fuse16(torch.cat([f16, up_to(self.lat32(f32), f16), h16], dim=1))
-        d = self.dec16(F.relu(d + g))
-        d = self.dec8(torch.cat([up_to(d, f8), f8, h8], dim=1))
-        d = self.dec4(torch.cat([up_to(d, f4), f4, h4], dim=1))
-        logits = self.classify(d)
-        d = self.dec2(torch.cat([up_to(d, f2), f2, h2], dim=1))
+        feats = self.encoder(lightness_encoder(L))
+        h2, d, logits = self.trunk(feats, x, glob)
+        d = self.dec2(torch.cat([up_to(d, feats[0]), feats[0], h2], dim=1))
         residual = self.refine(torch.cat([up_to(d, x), x], dim=1))
         ab = fill + AB_SCALE * residual
         return ab[..., :h, :w], logits[..., : math.ceil(h / 4), : math.ceil(w / 4)]

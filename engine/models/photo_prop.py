@@ -24,17 +24,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from chromahint.models import propagate
-from chromahint.models.effnet_lite import TAP_CHANNELS, LiteEncoder
+from chromahint.models.effnet_lite import TAP_CHANNELS
 from chromahint.models.layers import conv_bn
 from chromahint.models.normalize import AB_SCALE, ab_unit, lightness_centred, lightness_encoder
-from chromahint.models.photo_net import (
-    STRIDE,
-    PhotoColorizer,
-    PhotoNet,
-    load_state,
-    up_to,
-    zero_init,
-)
+from chromahint.models.photo_net import PhotoColorizer, PhotoNet, load_state
+from chromahint.models.photo_trunk import PhotoTrunk, pad_inputs, up_to, zero_init
 
 NAME = "photo-net-v2"
 # Domain transform at stride 2: spatial reach in stride-2 pixels and the lightness step
@@ -49,11 +43,10 @@ CONFIDENCE_BIAS = -6.0
 EDGE_LOG_RANGE = (-4.0, 2.0)
 
 
-class PhotoPropNet(nn.Module):
+class PhotoPropNet(PhotoTrunk):
     """forward(L, hint_ab, mask, glob) -> (ab (B,2,H,W), logits (B,Q,ceil(H/4),ceil(W/4)))."""
 
     name = NAME
-    bins: torch.Tensor
     description = (
         "Learned photo colorization with edge-aware hint propagation (EfficientNet-Lite0 "
         "priors, domain-transform solve): point hints, palette/saturation global hints, "
@@ -61,28 +54,9 @@ class PhotoPropNet(nn.Module):
     )
 
     def __init__(self, bins) -> None:
-        super().__init__()
-        self.register_buffer("bins", torch.as_tensor(bins, dtype=torch.float32))
-        q = len(bins)
-        self.glob_dim = q + 3
-        e2, e4, e8, e16, e32 = TAP_CHANNELS
-        self.encoder = LiteEncoder()
-        # Hint branch on [hint ab, mask, propagated ab, reach, L] at stride 2.
-        self.hint2 = conv_bn(7, 16)
-        self.hint4 = conv_bn(16, 32, stride=2)
-        self.hint8 = conv_bn(32, 48, stride=2)
-        self.hint16 = conv_bn(48, 64, stride=2)
-        self.image_global = nn.Sequential(nn.Linear(e32, 128), nn.ReLU(inplace=True))
-        self.hint_global = nn.Sequential(
-            nn.Linear(self.glob_dim, 128), nn.ReLU(inplace=True), nn.Linear(128, 128)
-        )
-        self.global_mix = nn.Linear(256, 128)
-        self.lat32 = conv_bn(e32, 128, kernel=1)
-        self.fuse16 = conv_bn(e16 + 128 + 64, 128, kernel=1)
-        self.dec16 = nn.Sequential(conv_bn(128, 128), conv_bn(128, 128))
-        self.dec8 = nn.Sequential(conv_bn(128 + e8 + 48, 64, kernel=1), conv_bn(64, 64))
-        self.dec4 = nn.Sequential(conv_bn(64 + e4 + 32, 48, kernel=1), conv_bn(48, 48))
-        self.classify = nn.Conv2d(48, q, 1)
+        # Hint branch input [hint ab, mask, propagated ab, reach, L], already at stride 2.
+        super().__init__(bins, conv_bn(7, 16))
+        e2 = TAP_CHANNELS[0]
         self.dec2 = nn.Sequential(conv_bn(48 + e2 + 16, 32, kernel=1), conv_bn(32, 32))
         # Stride-2 heads: prior ab (2), confidence logit (1), lightness-edge log-scale (1),
         # learned guide (GUIDE_CHANNELS).
@@ -115,7 +89,6 @@ class PhotoPropNet(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Everything after the encoder, on padded inputs (H, W multiples of STRIDE):
         ab (B, 2, H, W), logits at stride 4, and the stride-2 prior (for its own loss)."""
-        f2, f4, f8, f16, f32 = feats
         L2 = F.avg_pool2d(L, 2)
         m2 = F.avg_pool2d(mask, 2)
         v2 = F.avg_pool2d(hint_ab * mask, 2) / m2.clamp_min(1e-6)
@@ -126,18 +99,8 @@ class PhotoPropNet(nn.Module):
         fill = num / den.clamp_min(1e-12)
         reach = (den.clamp_min(1e-12).log() / 10.0 + 1.0).clamp(min=-2.0)
         x = torch.cat([ab_unit(v2), m2, ab_unit(fill), reach, lightness_centred(L2)], dim=1)
-        h2 = self.hint2(x)
-        h4 = self.hint4(h2)
-        h8 = self.hint8(h4)
-        h16 = self.hint16(h8)
-        g = torch.cat([self.image_global(f32.mean(dim=(2, 3))), self.hint_global(glob)], dim=1)
-        g = self.global_mix(g)[:, :, None, None]
-        d = self.fuse16(torch.cat([f16, up_to(self.lat32(f32), f16), h16], dim=1))
-        d = self.dec16(F.relu(d + g))
-        d = self.dec8(torch.cat([up_to(d, f8), f8, h8], dim=1))
-        d = self.dec4(torch.cat([up_to(d, f4), f4, h4], dim=1))
-        logits = self.classify(d)
-        d = self.dec2(torch.cat([up_to(d, f2), f2, h2], dim=1))
+        h2, d, logits = self.trunk(feats, x, glob)
+        d = self.dec2(torch.cat([up_to(d, feats[0]), feats[0], h2], dim=1))
         out = self.heads(d)
         prior = AB_SCALE * torch.tanh(out[:, :2])
         confidence = torch.exp(out[:, 2:3].clamp(-30.0, 10.0))
@@ -155,19 +118,6 @@ class PhotoPropNet(nn.Module):
             torch.cat([ab_unit(ab), ab_unit(hint_ab), mask, lightness_centred(L)], dim=1)
         )
         return ab + AB_SCALE * residual, logits, prior
-
-
-def pad_inputs(
-    L: torch.Tensor, hint_ab: torch.Tensor, mask: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Pad right/bottom to a multiple of STRIDE (stride-4 logits stay aligned top-left)."""
-    h, w = L.shape[-2:]
-    ph, pw = -h % STRIDE, -w % STRIDE
-    if ph or pw:
-        L = F.pad(L, (0, pw, 0, ph), mode="replicate")
-        hint_ab = F.pad(hint_ab, (0, pw, 0, ph))
-        mask = F.pad(mask, (0, pw, 0, ph))
-    return L, hint_ab, mask
 
 
 def from_v1(v1: PhotoNet) -> PhotoPropNet:

@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from chromahint.color import lab_to_rgb, rgb_to_lab
-from chromahint.models.base import Hint
+from chromahint.models.base import Hint, LinePoint
 from chromahint.models.lineart_net import LINE_THRESHOLD, LineartModel, load
 from chromahint.pipeline import resize_plane
 from chromahint.train.lineart_data import default_data_dir, load_lineart
@@ -49,7 +49,7 @@ def region_means(labels: np.ndarray, rgb: np.ndarray, ids: list[int]) -> dict[in
 
 def random_points(
     sketch: np.ndarray, rgb: np.ndarray, n: int, rng: np.random.Generator
-) -> list[tuple[float, float, tuple[float, float, float], float]]:
+) -> list[LinePoint]:
     ys, xs = np.nonzero(sketch >= LINE_THRESHOLD)
     h, w = sketch.shape
     points = []

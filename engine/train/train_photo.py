@@ -11,31 +11,31 @@ so a resumed run re-warms them with a short learning-rate warm-up.
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import pathlib
-import time
 from typing import cast
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors import safe_open
-from safetensors.torch import load_file, save_file
 
 from chromahint.models.ab_bins import soft_encode
 from chromahint.models.lab_torch import rgb_to_lab
 from chromahint.models.photo_net import PhotoColorizer, PhotoNet
 from chromahint.train.data import (
     HintConfig,
-    default_data_dir,
     iter_batches,
     read_tar_images,
     simulate_hints,
 )
 from chromahint.train.evaluate_photo import psnr_sweep
+from chromahint.train.loop import (
+    WallClockRun,
+    add_run_arguments,
+    load_checkpoint,
+    log_file,
+    set_lrs,
+)
 
-WARMUP_STEPS = 150
 CLASS_WEIGHT = 0.5
 
 
@@ -55,24 +55,6 @@ def init_or_resume(
     net.load_state_dict(state)
     print(f"resumed at step {meta['step']}, {meta['elapsed_s'] / 60:.1f} min trained")
     return net, meta
-
-
-def load_checkpoint(path: pathlib.Path) -> tuple[dict[str, torch.Tensor], dict]:
-    """A checkpoint's fp32 state and its training metadata (step, elapsed_s, plan_s)."""
-    state = load_file(str(path))
-    with safe_open(str(path), "pt") as f:
-        meta = json.loads(f.metadata()["train"])
-    return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}, meta
-
-
-def save_checkpoint(path: pathlib.Path, net: torch.nn.Module, meta: dict) -> None:
-    state = {
-        k: (v.half() if v.is_floating_point() and k != "bins" else v).contiguous()
-        for k, v in net.state_dict().items()
-    }
-    tmp = path.with_suffix(".tmp")
-    save_file(state, str(tmp), metadata={"train": json.dumps(meta)})
-    tmp.replace(path)
 
 
 def freeze_early_encoder(net: PhotoNet, blocks: int) -> list[torch.nn.Parameter]:
@@ -111,18 +93,7 @@ def losses(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Train photo-net.")
-    parser.add_argument("--data", type=pathlib.Path, default=default_data_dir())
-    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("runs/photo"))
-    parser.add_argument("--minutes", type=float, default=60.0, help="wall-clock budget")
-    parser.add_argument(
-        "--plan-minutes",
-        type=float,
-        default=None,
-        help="length of the LR schedule (default: --minutes; kept on resume)",
-    )
-    parser.add_argument("--resume", action="store_true", help="continue from OUT/last.safetensors")
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--size", type=int, default=128, help="crop side, a multiple of 32")
+    add_run_arguments(parser, "runs/photo", ckpt_minutes=5.0, val_images=48, threads=2)
     # On a CPU the encoder's backward costs as much as the whole decoder's, so the
     # default trains the decoder on frozen ImageNet features; on a GPU use e.g. 3.
     parser.add_argument(
@@ -131,20 +102,14 @@ def main() -> None:
         default=16,
         help="encoder MBConv blocks kept frozen (16 = the whole encoder)",
     )
-    parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--encoder-lr", type=float, default=2e-4)
-    parser.add_argument("--ckpt-minutes", type=float, default=5.0)
-    parser.add_argument("--val-images", type=int, default=48)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-steps", type=int, default=None)
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     args.out.mkdir(parents=True, exist_ok=True)
     last = args.out / "last.safetensors"
-    log = (args.out / "log.jsonl").open("a")
+    log = log_file(args.out)
 
     net, meta = init_or_resume(last if args.resume else None, args)
     net.to(device)
@@ -164,27 +129,14 @@ def main() -> None:
     cfg = HintConfig()
     val = [rgb for _, rgb in read_tar_images(args.data / "photos-val.tar", args.val_images)]
 
-    start, start_step = time.time(), meta["step"]
-    last_ckpt = start
-    running: list[float] = []
+    run = WallClockRun(meta, args.minutes, args.ckpt_minutes, args.max_steps)
+
+    def validate(n: torch.nn.Module) -> dict:
+        return psnr_sweep(PhotoColorizer(n, str(device), half=False), val, (0, 10))
+
     while True:
-        now = time.time()
-        done = now - start >= 60 * args.minutes or (
-            args.max_steps is not None and meta["step"] - start_step >= args.max_steps
-        )
-        if done or now - last_ckpt >= 60 * args.ckpt_minutes:
-            meta["elapsed_s"] += now - last_ckpt
-            last_ckpt = now
-            net.eval()
-            scores = psnr_sweep(PhotoColorizer(net, str(device), half=False), val, ns=(0, 10))
-            record = {**meta, "val_psnr": scores, "loss": float(np.mean(running or [0]))}
-            print(json.dumps(record), flush=True)
-            log.write(json.dumps(record) + "\n")
-            log.flush()
-            save_checkpoint(last, net, meta)
-            running = []
-            if done:
-                break
+        if run.checkpoint_if_due(net, last, validate, log):
+            break
         set_train_mode(net)
         rgb = next(batches)
         lab = rgb_to_lab(rgb)
@@ -193,24 +145,12 @@ def main() -> None:
         ab_pred, logits = net(L, hint_ab.to(device), mask.to(device), glob.to(device))
         reg, ce = losses(net, ab_pred, logits, ab)
         loss = reg + CLASS_WEIGHT * ce
-
-        progress = min((meta["elapsed_s"] + time.time() - last_ckpt) / meta["plan_s"], 1.0)
-        warm = min(1.0, (meta["step"] - start_step + 1) / WARMUP_STEPS)
-        scale = warm * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
-        for group, lr in zip(opt.param_groups, base_lrs, strict=True):
-            group["lr"] = lr * scale
+        scale = run.lr_scale()
+        set_lrs(opt, base_lrs, scale)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        meta["step"] += 1
-        running.append(loss.item())
-        if meta["step"] % 25 == 0:
-            rate = (meta["step"] - start_step) / (time.time() - start)
-            print(
-                f"step {meta['step']} loss {np.mean(running[-25:]):.3f} "
-                f"reg {reg.item():.3f} ce {ce.item():.3f} lr {scale:.3f} {rate:.2f} it/s",
-                flush=True,
-            )
+        run.step(loss.item(), f"reg {reg.item():.3f} ce {ce.item():.3f} lr {scale:.3f}")
 
 
 if __name__ == "__main__":

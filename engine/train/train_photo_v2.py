@@ -12,8 +12,6 @@ photo-net-v1's trained decoder where shapes match. Checkpoints as in train_photo
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import pathlib
 import time
 
@@ -25,21 +23,13 @@ from chromahint.models.lab_torch import rgb_to_lab
 from chromahint.models.photo_net import PhotoColorizer
 from chromahint.models.photo_net import load_state as load_v1_state
 from chromahint.models.photo_prop import PhotoPropNet, from_v1
-from chromahint.train.data import (
-    HintConfig,
-    default_data_dir,
-    random_crop,
-    read_tar_images,
-    simulate_hints,
-)
+from chromahint.train import loop
+from chromahint.train.data import HintConfig, random_crop, read_tar_images, simulate_hints
 from chromahint.train.evaluate_photo import psnr_sweep
 from chromahint.train.train_photo import (
     CLASS_WEIGHT,
-    WARMUP_STEPS,
     bins_of,
-    load_checkpoint,
     losses,
-    save_checkpoint,
 )
 
 PRIOR_WEIGHT = 0.3
@@ -76,29 +66,17 @@ def build_cache(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Train photo-net-v2.")
-    parser.add_argument("--data", type=pathlib.Path, default=default_data_dir())
-    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("runs/photo_v2"))
-    parser.add_argument("--minutes", type=float, default=60.0, help="wall-clock budget")
-    parser.add_argument("--plan-minutes", type=float, default=None)
-    parser.add_argument("--resume", action="store_true")
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--size", type=int, default=128)
-    parser.add_argument("--crop-seed", type=int, default=0)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--ckpt-minutes", type=float, default=10.0)
-    parser.add_argument("--val-images", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-steps", type=int, default=None)
+    loop.add_run_arguments(parser, "runs/photo_v2", ckpt_minutes=10.0, val_images=32, threads=1)
+    parser.add_argument("--crop-seed", type=int, default=0, help="which crop set to cache")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     last = args.out / "last.safetensors"
-    log = (args.out / "log.jsonl").open("a")
+    log = loop.log_file(args.out)
 
     if args.resume and last.exists():
-        state, meta = load_checkpoint(last)
+        state, meta = loop.load_checkpoint(last)
         net = PhotoPropNet(state["bins"].numpy())
         net.load_state_dict(state)
         print(f"resumed at step {meta['step']}, {meta['elapsed_s'] / 60:.1f} min trained")
@@ -125,27 +103,14 @@ def main() -> None:
     cfg = HintConfig()
     val = [rgb for _, rgb in read_tar_images(args.data / "photos-val.tar", args.val_images)]
 
-    start, start_step = time.time(), meta["step"]
-    last_ckpt = start
-    running: list[float] = []
+    run = loop.WallClockRun(meta, args.minutes, args.ckpt_minutes, args.max_steps)
+
+    def validate(n: torch.nn.Module) -> dict:
+        return psnr_sweep(PhotoColorizer(n, "cpu", half=False), val, (0, 1, 10, 100))
+
     while True:
-        now = time.time()
-        done = now - start >= 60 * args.minutes or (
-            args.max_steps is not None and meta["step"] - start_step >= args.max_steps
-        )
-        if done or now - last_ckpt >= 60 * args.ckpt_minutes:
-            meta["elapsed_s"] += now - last_ckpt
-            last_ckpt = now
-            net.eval()
-            scores = psnr_sweep(PhotoColorizer(net, "cpu", half=False), val, ns=(0, 1, 10, 100))
-            record = {**meta, "val_psnr": scores, "loss": float(np.mean(running or [0]))}
-            print(json.dumps(record), flush=True)
-            log.write(json.dumps(record) + "\n")
-            log.flush()
-            save_checkpoint(last, net, meta)
-            running = []
-            if done:
-                break
+        if run.checkpoint_if_due(net, last, validate, log):
+            break
         net.train()
         net.encoder.eval()
         idx = np.sort(rng.choice(n_crops, args.batch, replace=False))
@@ -158,25 +123,14 @@ def main() -> None:
         reg, ce = losses(net, ab_pred, logits, ab)
         prior_reg = F.smooth_l1_loss(prior / 10.0, F.avg_pool2d(ab, 2) / 10.0, beta=1.0)
         loss = reg + CLASS_WEIGHT * ce + PRIOR_WEIGHT * prior_reg
-
-        progress = min((meta["elapsed_s"] + time.time() - last_ckpt) / meta["plan_s"], 1.0)
-        warm = min(1.0, (meta["step"] - start_step + 1) / WARMUP_STEPS)
-        scale = warm * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
-        for group in opt.param_groups:
-            group["lr"] = args.lr * scale
+        scale = run.lr_scale()
+        loop.set_lrs(opt, [args.lr], scale)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 5.0)
         opt.step()
-        meta["step"] += 1
-        running.append(loss.item())
-        if meta["step"] % 25 == 0:
-            rate = (meta["step"] - start_step) / (time.time() - start)
-            print(
-                f"step {meta['step']} loss {np.mean(running[-25:]):.3f} reg {reg.item():.3f} "
-                f"ce {ce.item():.3f} prior {prior_reg.item():.3f} lr {scale:.3f} {rate:.2f} it/s",
-                flush=True,
-            )
+        details = f"reg {reg.item():.3f} ce {ce.item():.3f} prior {prior_reg.item():.3f}"
+        run.step(loss.item(), f"{details} lr {scale:.3f}")
 
 
 if __name__ == "__main__":

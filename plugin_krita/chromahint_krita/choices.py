@@ -5,6 +5,7 @@ a closed document or a deleted layer is simply not found.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from chromahint_client import protocol as P
@@ -47,24 +48,30 @@ class Choices:
         return kritadoc.layer_rows(doc) if doc is not None else []
 
     def source(self) -> Node | None:
-        doc = self.document()
-        if doc is None:
-            return None
-        node = kritadoc.find_node(doc, self.source_key)
-        if node is None:
-            node = kritadoc.default_source(doc, self.mode)
-            self.source_key = kritadoc.node_id(node)
+        node, self.source_key = self._follow(
+            self.source_key, lambda doc: kritadoc.default_source(doc, self.mode)
+        )
         return node
 
     def hint_layer(self) -> Node | None:
+        node, self.hints_key = self._follow(
+            self.hints_key, lambda doc: kritadoc.find_named(doc, kritadoc.HINTS_NAME)
+        )
+        return node
+
+    def _follow(
+        self, key: str | None, fallback: Callable[[Document], Node | None]
+    ) -> tuple[Node | None, str | None]:
+        """The document's layer with id `key`, else `fallback(doc)`, and the key to keep:
+        the fallback's id when it was needed, else `key` unchanged (also with no document)."""
         doc = self.document()
         if doc is None:
-            return None
-        node = kritadoc.find_node(doc, self.hints_key)
+            return None, key
+        node = kritadoc.find_node(doc, key)
         if node is None:
-            node = kritadoc.find_named(doc, kritadoc.HINTS_NAME)
-            self.hints_key = kritadoc.node_id(node)
-        return node
+            node = fallback(doc)
+            key = kritadoc.node_id(node)
+        return node, key
 
     def hint_fingerprint(self) -> tuple:
         """The hint layer's content identity, () without one (see kritadoc.fingerprint)."""

@@ -6,6 +6,9 @@ reached through kritadoc.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from krita import DockWidget
 from PyQt5.QtCore import Qt, QTimer
 from PyQt5.QtWidgets import (
@@ -61,6 +64,36 @@ def _line() -> QFrame:
     line.setFrameShape(QFrame.HLine)
     line.setFrameShadow(QFrame.Sunken)
     return line
+
+
+def _section_head(root: QVBoxLayout, title: str, button_text: str, tip: str) -> QToolButton:
+    """A rule, then the section's bold title with its tool button on the right, added to
+    `root`; returns the button."""
+    root.addWidget(_line())
+    head = QHBoxLayout()
+    head.addWidget(_section(title))
+    head.addStretch(1)
+    button = QToolButton()
+    button.setText(button_text)
+    button.setToolTip(tip)
+    head.addWidget(button)
+    root.addLayout(head)
+    return button
+
+
+def _colour_button(
+    rgb: tuple[int, int, int], look: str, tip: str, on_click: Callable[[], object]
+) -> QToolButton:
+    """A square button filled with `rgb` that calls `on_click`; `look` adds to its style."""
+    r, g, b = rgb
+    button = QToolButton()
+    button.setFixedSize(SWATCH_SIZE, SWATCH_SIZE)
+    button.setStyleSheet(
+        f"QToolButton {{ background: rgb({r},{g},{b}); {look} border-radius: 4px; }}"
+    )
+    button.setToolTip(tip)
+    button.clicked.connect(lambda _=False: on_click())
+    return button
 
 
 class ChromahintPanel(QWidget):
@@ -154,15 +187,12 @@ class ChromahintPanel(QWidget):
         self.progress.setMaximumHeight(6)
         root.addWidget(self.progress)
 
-        root.addWidget(_line())
-        swatch_head = QHBoxLayout()
-        swatch_head.addWidget(_section("Suggested colours"))
-        swatch_head.addStretch(1)
-        self.swatch_here_button = QToolButton()
-        self.swatch_here_button.setText("At selection")
-        self.swatch_here_button.setToolTip("Suggested colours at the centre of the selection")
-        swatch_head.addWidget(self.swatch_here_button)
-        root.addLayout(swatch_head)
+        self.swatch_here_button = _section_head(
+            root,
+            "Suggested colours",
+            "At selection",
+            "Suggested colours at the centre of the selection",
+        )
         self.swatch_title = QLabel(NO_SWATCHES)
         self.swatch_title.setWordWrap(True)
         root.addWidget(self.swatch_title)
@@ -182,15 +212,9 @@ class ChromahintPanel(QWidget):
         self.swatch_area.setVisible(False)
         root.addWidget(self.swatch_area)
 
-        root.addWidget(_line())
-        regions_head = QHBoxLayout()
-        regions_head.addWidget(_section("Regions (line art)"))
-        regions_head.addStretch(1)
-        self.regions_button = QToolButton()
-        self.regions_button.setText("Next regions")
-        self.regions_button.setToolTip("Number the regions that most need a colour")
-        regions_head.addWidget(self.regions_button)
-        root.addLayout(regions_head)
+        self.regions_button = _section_head(
+            root, "Regions (line art)", "Next regions", "Number the regions that most need a colour"
+        )
         self.regions_row = QHBoxLayout()
         self.regions_row.setSpacing(4)
         self.regions_row.addStretch(1)
@@ -305,14 +329,12 @@ class ChromahintPanel(QWidget):
 
     def _swatch_button(self, title: str, rgb: tuple[int, int, int], p: float) -> QToolButton:
         r, g, b = rgb
-        button = QToolButton()
-        button.setFixedSize(SWATCH_SIZE, SWATCH_SIZE)
-        button.setStyleSheet(
-            f"QToolButton {{ background: rgb({r},{g},{b}); border: 1px solid #444;"
-            " border-radius: 4px; }"
+        button = _colour_button(
+            rgb,
+            "border: 1px solid #444;",
+            f"{title}: #{r:02x}{g:02x}{b:02x} · {p:.0%} — click to paint with it",
+            partial(self.model.pick_swatch, rgb),
         )
-        button.setToolTip(f"{title}: #{r:02x}{g:02x}{b:02x} · {p:.0%} — click to paint with it")
-        button.clicked.connect(lambda _=False, rgb=rgb: self.model.pick_swatch(rgb))
         self.swatch_buttons.append(button)
         return button
 
@@ -322,16 +344,13 @@ class ChromahintPanel(QWidget):
             button.deleteLater()
         self.region_buttons = []
         for i, region in enumerate(regions):
-            r, g, b = color_for(region.rank)
-            button = QToolButton()
-            button.setText(str(region.rank))
-            button.setFixedSize(SWATCH_SIZE, SWATCH_SIZE)
-            button.setStyleSheet(
-                f"QToolButton {{ background: rgb({r},{g},{b}); color: white; font-weight: bold;"
-                " border-radius: 4px; }"
+            button = _colour_button(
+                color_for(region.rank),
+                "color: white; font-weight: bold;",
+                f"Fill region {region.rank} with the foreground colour",
+                partial(self.model.color_region, region),
             )
-            button.setToolTip(f"Fill region {region.rank} with the foreground colour")
-            button.clicked.connect(lambda _=False, region=region: self.model.color_region(region))
+            button.setText(str(region.rank))
             self.region_buttons.append(button)
             self.regions_row.insertWidget(i, button)
 

@@ -1,0 +1,162 @@
+"""Protocol constants, Enums, the error type, limits, and the field checks every message
+type parses with."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+VERSION = 1
+DEFAULT_ENDPOINT = "tcp://127.0.0.1:5557"
+ENDPOINT_ENV = "CHROMAHINT_ENDPOINT"
+ENVELOPE = frozenset({"v", "op", "id"})
+MAX_SWATCHES = 32
+MAX_SUGGESTIONS = 64
+MAX_REGION_ID = 65535
+
+
+def default_endpoint() -> str:
+    """The endpoint to use when none is configured: $CHROMAHINT_ENDPOINT, else the default."""
+    return os.environ.get(ENDPOINT_ENV) or DEFAULT_ENDPOINT
+
+
+class WireEnum(str, Enum):
+    """An Enum whose members are their wire strings, also when formatted."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Op(WireEnum):
+    INFO = "info"
+    COLORIZE = "colorize"
+    SWATCHES = "swatches"
+    REGIONS = "regions"
+    SUGGEST_POINTS = "suggest_points"
+
+
+class Mode(WireEnum):
+    PHOTO = "photo"
+    LINEART = "lineart"
+
+
+class ErrorCode(WireEnum):
+    BAD_REQUEST = "bad_request"
+    BAD_IMAGE = "bad_image"
+    BAD_POINTS = "bad_points"
+    TOO_LARGE = "too_large"
+    UNSUPPORTED = "unsupported"
+    VERSION = "version"
+    INTERNAL = "internal"
+
+
+# Pixel format -> bytes per pixel. Samples are sRGB-encoded, little-endian; floats in [0, 1].
+BYTES_PER_PIXEL: dict[str, int] = {
+    "gray8": 1,
+    "gray16": 2,
+    "rgb8": 3,
+    "rgb16": 6,
+    "rgba8": 4,
+    "rgba16": 8,
+    "rgbaf32": 16,
+}
+
+
+class ProtocolError(Exception):
+    """A message that breaks the protocol; `code` is an ErrorCode, str() is for people."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_pixels: int = 64_000_000  # 8000 x 8000
+    max_points: int = 10_000
+    max_message_bytes: int = (1 << 30) + (1 << 20)  # an 8000 x 8000 rgba16 image fits
+
+    def to_map(self) -> dict[str, int]:
+        return {
+            "max_pixels": self.max_pixels,
+            "max_points": self.max_points,
+            "max_message_bytes": self.max_message_bytes,
+        }
+
+    @classmethod
+    def from_map(cls, m: Any) -> Limits:
+        m = map_field(m, "limits")
+        return cls(**{k: int_field(m.get(k), f"limits.{k}", 1, 1 << 62) for k in cls().to_map()})
+
+
+# -- field checks ---------------------------------------------------------------------------
+def int_field(
+    value: Any, name: str, lo: int, hi: int, code: ErrorCode = ErrorCode.BAD_REQUEST
+) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ProtocolError(code, f"'{name}' must be an integer, got {type(value).__name__}")
+    if not lo <= value <= hi:
+        raise ProtocolError(code, f"'{name}' must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def number_field(value: Any, name: str, code: ErrorCode = ErrorCode.BAD_REQUEST) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ProtocolError(code, f"'{name}' must be a number, got {type(value).__name__}")
+    f = float(value)
+    if not math.isfinite(f):
+        raise ProtocolError(code, f"'{name}' must be a finite number, got {value}")
+    return f
+
+
+def map_field(value: Any, name: str, code: ErrorCode = ErrorCode.BAD_REQUEST) -> Mapping:
+    if not isinstance(value, Mapping):
+        raise ProtocolError(code, f"'{name}' must be a map, got {type(value).__name__}")
+    return value
+
+
+def list_field(value: Any, name: str, code: ErrorCode = ErrorCode.BAD_REQUEST) -> list:
+    if not isinstance(value, list | tuple):
+        raise ProtocolError(code, f"'{name}' must be a list, got {type(value).__name__}")
+    return list(value)
+
+
+def str_field(value: Any, name: str, code: ErrorCode = ErrorCode.BAD_REQUEST) -> str:
+    if not isinstance(value, str):
+        raise ProtocolError(code, f"'{name}' must be a string, got {type(value).__name__}")
+    return value
+
+
+def only_fields(m: Mapping, allowed: frozenset[str] | set[str], where: str) -> None:
+    extra = sorted(str(k) for k in m if k not in allowed)
+    if extra:
+        raise ProtocolError(
+            ErrorCode.UNSUPPORTED, f"unknown field(s) {', '.join(extra)} in {where}"
+        )
+
+
+def rgb_field(value: Any, name: str, code: ErrorCode) -> tuple[float, float, float]:
+    rgb = list_field(value, name, code)
+    if len(rgb) != 3:
+        raise ProtocolError(code, f"'{name}' must hold 3 numbers (r, g, b in 0-255)")
+    r, g, b = (number_field(c, name, code) for c in rgb)
+    if not all(0 <= c <= 255 for c in (r, g, b)):
+        raise ProtocolError(code, f"'{name}' values must be within 0-255, got {[r, g, b]}")
+    return r, g, b
+
+
+def count_field(value: Any, name: str, maximum: int, lo: int = 1) -> int:
+    return int_field(value, name, lo, maximum)
+
+
+def check_count(n: int, name: str, limits: Limits) -> None:
+    if n > limits.max_points:
+        raise ProtocolError(
+            ErrorCode.TOO_LARGE,
+            f"{n} {name} given; this engine accepts at most {limits.max_points}",
+        )

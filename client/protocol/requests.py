@@ -1,0 +1,233 @@
+"""Requests: one dataclass per op, with to_map() and a strict from_map(), and the envelope."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from . import core, values
+from .core import ErrorCode, Limits, Mode, Op, ProtocolError
+from .values import GlobalHints, Image, Point, RegionHint, Spot
+
+
+@dataclass(frozen=True)
+class InfoRequest:
+    op: ClassVar[Op] = Op.INFO
+    FIELDS: ClassVar[frozenset[str]] = frozenset()
+
+    def to_map(self) -> dict:
+        return {}
+
+    @classmethod
+    def from_map(cls, req: Mapping, limits: Limits) -> InfoRequest:
+        values.check_fields(req, cls.op.value, cls.FIELDS)
+        return cls()
+
+
+@dataclass(frozen=True)
+class ColorizeRequest:
+    image: Image
+    points: tuple[Point, ...] = ()
+    mode: Mode = Mode.PHOTO
+    swatches: int = 0  # k swatches per hint blob
+    global_hints: GlobalHints | None = None  # photo only
+    region_hints: tuple[RegionHint, ...] = ()  # line art only
+    labels: Image | None = None  # line art only: the `regions` reply's labels
+
+    op: ClassVar[Op] = Op.COLORIZE
+    PHOTO_FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"image", "points", "mode", "swatches", "palette", "saturation"}
+    )
+    LINEART_FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"image", "points", "mode", "swatches", "region_hints", "labels"}
+    )
+
+    def to_map(self) -> dict:
+        out: dict = {"image": self.image.to_map(), "points": [p.to_map() for p in self.points]}
+        out.update(values.global_map(self.mode, self.global_hints))
+        if self.swatches:
+            out["swatches"] = self.swatches
+        if self.region_hints:
+            out["region_hints"] = [h.to_map() for h in self.region_hints]
+        if self.labels is not None:
+            out["labels"] = self.labels.to_map()
+        return out
+
+    @classmethod
+    def from_map(cls, req: Mapping, limits: Limits) -> ColorizeRequest:
+        lineart = req.get("mode") == Mode.LINEART.value
+        values.check_fields(req, cls.op.value, cls.LINEART_FIELDS if lineart else cls.PHOTO_FIELDS)
+        mode = values.mode_field(req.get("mode"))
+        image = Image.from_map(req.get("image"), limits)
+        points = values.points_field(req.get("points"), "points", image, limits)
+        swatches = (
+            0
+            if req.get("swatches") is None
+            else core.count_field(req["swatches"], "swatches", core.MAX_SWATCHES, 0)
+        )
+        if mode is Mode.PHOTO:
+            return cls(image, points, mode, swatches, GlobalHints.from_map(req))
+        items = core.list_field(req.get("region_hints") or [], "region_hints")
+        core.check_count(len(items), "region_hints", limits)
+        region_hints = tuple(
+            RegionHint.from_map(h, f"region_hints[{i}]") for i, h in enumerate(items)
+        )
+        labels = None
+        if req.get("labels") is not None:
+            labels = Image.from_map(req["labels"], limits, name="labels")
+            if labels.format != "gray16" or (labels.width, labels.height) != (
+                image.width,
+                image.height,
+            ):
+                raise ProtocolError(
+                    ErrorCode.BAD_IMAGE,
+                    "'labels' must be the gray16 image of a 'regions' reply for this "
+                    f"{image.width}x{image.height} image",
+                )
+        return cls(image, points, mode, swatches, None, region_hints, labels)
+
+
+@dataclass(frozen=True)
+class SwatchesRequest:
+    image: Image
+    points: tuple[Spot, ...]  # where to suggest colours
+    k: int = 5
+    hints: tuple[Point, ...] = ()
+    mode: Mode = Mode.PHOTO
+    global_hints: GlobalHints | None = None
+
+    op: ClassVar[Op] = Op.SWATCHES
+    FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"image", "points", "k", "hints", "mode", "palette", "saturation"}
+    )
+
+    def to_map(self) -> dict:
+        return {
+            "image": self.image.to_map(),
+            "points": [p.to_map() for p in self.points],
+            "k": self.k,
+            "hints": [h.to_map() for h in self.hints],
+            **values.global_map(self.mode, self.global_hints),
+        }
+
+    @classmethod
+    def from_map(cls, req: Mapping, limits: Limits) -> SwatchesRequest:
+        values.check_fields(req, cls.op.value, cls.FIELDS)
+        mode = values.mode_field(req.get("mode"))
+        if mode is Mode.LINEART:
+            raise ProtocolError(
+                ErrorCode.UNSUPPORTED,
+                "line art has no colour distribution; swatches are for photos",
+            )
+        image = Image.from_map(req.get("image"), limits)
+        return cls(
+            image,
+            values.points_field(req.get("points"), "points", image, limits, kind=Spot),
+            5 if req.get("k") is None else core.count_field(req["k"], "k", core.MAX_SWATCHES),
+            values.points_field(req.get("hints"), "hints", image, limits),
+            mode,
+            GlobalHints.from_map(req),
+        )
+
+
+@dataclass(frozen=True)
+class SuggestPointsRequest:
+    image: Image
+    points: tuple[Point, ...] = ()  # the hints so far
+    k: int = 5
+    mode: Mode = Mode.PHOTO
+    global_hints: GlobalHints | None = None
+
+    op: ClassVar[Op] = Op.SUGGEST_POINTS
+    FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"image", "points", "k", "mode", "palette", "saturation"}
+    )
+
+    def to_map(self) -> dict:
+        return {
+            "image": self.image.to_map(),
+            "points": [p.to_map() for p in self.points],
+            "k": self.k,
+            **values.global_map(self.mode, self.global_hints),
+        }
+
+    @classmethod
+    def from_map(cls, req: Mapping, limits: Limits) -> SuggestPointsRequest:
+        values.check_fields(req, cls.op.value, cls.FIELDS)
+        mode = values.mode_field(req.get("mode"))
+        if mode is not Mode.PHOTO:
+            raise ProtocolError(
+                ErrorCode.UNSUPPORTED, "suggest_points is for photos; for line art use 'regions'"
+            )
+        image = Image.from_map(req.get("image"), limits)
+        return cls(
+            image,
+            values.points_field(req.get("points"), "points", image, limits),
+            5 if req.get("k") is None else core.count_field(req["k"], "k", core.MAX_SUGGESTIONS),
+            mode,
+            GlobalHints.from_map(req),
+        )
+
+
+@dataclass(frozen=True)
+class RegionsRequest:
+    image: Image
+    max_regions: int | None = None  # default: the line-art model's maximum
+
+    op: ClassVar[Op] = Op.REGIONS
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"image", "max_regions"})
+
+    def to_map(self) -> dict:
+        out: dict = {"image": self.image.to_map()}
+        if self.max_regions is not None:
+            out["max_regions"] = self.max_regions
+        return out
+
+    @classmethod
+    def from_map(cls, req: Mapping, limits: Limits) -> RegionsRequest:
+        values.check_fields(req, cls.op.value, cls.FIELDS)
+        image = Image.from_map(req.get("image"), limits)
+        max_regions = req.get("max_regions")
+        if max_regions is not None:
+            max_regions = core.count_field(max_regions, "max_regions", core.MAX_REGION_ID)
+        return cls(image, max_regions)
+
+
+Request = InfoRequest | ColorizeRequest | SwatchesRequest | SuggestPointsRequest | RegionsRequest
+REQUESTS: dict[Op, type] = {
+    cls.op: cls
+    for cls in (InfoRequest, ColorizeRequest, SwatchesRequest, SuggestPointsRequest, RegionsRequest)
+}
+
+
+def parse_envelope(req: Any) -> tuple[Any, str]:
+    """(id, op name) of a decoded request map; the version must be ours."""
+    req = core.map_field(req, "request")
+    rid = req.get("id")
+    if req.get("v") != core.VERSION:
+        raise ProtocolError(
+            ErrorCode.VERSION,
+            f"this engine speaks protocol v{core.VERSION}; the request says v={req.get('v')!r}",
+        )
+    op = req.get("op")
+    if not isinstance(op, str):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "'op' must be a string naming the operation")
+    return rid, op
+
+
+def parse_request(req: Mapping, op: str, limits: Limits) -> Request:
+    """A decoded request map (envelope already checked) -> its typed request."""
+    try:
+        kind = REQUESTS[Op(op)]
+    except ValueError:
+        names = ", ".join(sorted(o.value for o in Op))
+        raise ProtocolError(
+            ErrorCode.UNSUPPORTED, f"unknown operation {op!r}; this engine supports {names}"
+        ) from None
+    return kind.from_map(req, limits)
+
+
+def request_map(request: Request, rid: Any) -> dict:
+    """The full request map to send: envelope plus fields."""
+    return {"v": core.VERSION, "op": request.op.value, "id": rid, **request.to_map()}
