@@ -9,19 +9,24 @@ share.
 from .client import (
     BadReply,
     Client,
+    EngineAuthError,
     EngineError,
     EngineNotRunning,
     EngineReplyError,
     EngineTimeout,
 )
+from .curve import CurveKeys, KeyFileError
 from .protocol import DEFAULT_ENDPOINT
 
 __all__ = [
     "DEFAULT_ENDPOINT",
     "BadReply",
     "Client",
+    "CurveKeys",
+    "EngineAuthError",
     "EngineError",
     "EngineNotRunning",
     "EngineReplyError",
     "EngineTimeout",
+    "KeyFileError",
 ]

@@ -2,6 +2,7 @@
 
 Send on a REQ socket and wait with a timeout; on timeout close the socket (a REQ socket
 that missed its reply is stuck), reconnect and send again, a bounded number of times.
+With `keys`, every socket it opens (each reconnect too) is a CURVE client of the engine.
 """
 
 from __future__ import annotations
@@ -15,6 +16,20 @@ import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 from . import protocol as P
+from .curve import CurveKeys
+
+_HANDSHAKE_FAILED = (
+    zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+    | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+)
+_NO_DETAIL = zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL  # also: the peer closed mid-handshake
+_CLOSED_HANDSHAKES = 3  # this many in a row is a refusal, not an engine restarting
+_RANK: dict[int, int] = {
+    int(zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL): 0,
+    int(zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL): 1,
+    int(zmq.EVENT_HANDSHAKE_FAILED_AUTH): 2,
+}
 
 
 class EngineError(Exception):
@@ -46,26 +61,39 @@ class EngineReplyError(EngineError):
         return self.code == P.ErrorCode.UNSUPPORTED
 
 
+class EngineAuthError(EngineError):
+    """The engine is there but the security handshake failed: it wants CURVE keys this
+    client lacks, refused this client's key (not in its allow folder), or this client's
+    server key is not the engine's. Retrying cannot help, so it is raised at once."""
+
+
 class BadReply(EngineError):
     """The engine's success reply does not hold what the protocol says it holds."""
 
 
 class Client:
+    """`keys`: for an engine that requires CURVE (docs/security.md), its public key and this
+    client's key pair; without them the client speaks plain ZeroMQ, as to a loopback engine."""
+
     def __init__(
         self,
         endpoint: str | None = None,
         timeout: float = 60.0,
         retries: int = 2,
         context: zmq.Context | None = None,
+        keys: CurveKeys | None = None,
     ) -> None:
         self.endpoint = endpoint or P.default_endpoint()
         self.timeout = timeout
         self.retries = retries
+        self.keys = keys
         self._ctx = context or zmq.Context.instance()
         self._ids = itertools.count(1)
         self._sock: zmq.Socket | None = None
         self._monitor: zmq.Socket | None = None
         self._connected = False
+        self._refused: tuple[int, int] | None = None  # (handshake failure event, value)
+        self._failures = 0  # handshakes failed during this request
 
     # -- socket life cycle ----------------------------------------------------------------
     def _open(self) -> zmq.Socket:
@@ -73,8 +101,12 @@ class Client:
         if sock is None:
             sock = self._ctx.socket(zmq.REQ)
             sock.setsockopt(zmq.LINGER, 0)
+            if self.keys is not None:
+                sock.curve_serverkey = self.keys.server_public
+                sock.curve_publickey = self.keys.public
+                sock.curve_secretkey = self.keys.secret
             self._monitor = sock.get_monitor_socket(
-                zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED
+                zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED | _HANDSHAKE_FAILED
             )
             sock.connect(self.endpoint)
             self._sock = sock
@@ -82,9 +114,17 @@ class Client:
 
     def _drain_monitor(self) -> None:
         while self._monitor is not None and self._monitor.poll(0):
-            event = recv_monitor_message(self._monitor)["event"]
+            msg = recv_monitor_message(self._monitor)
+            event = msg["event"]
             if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
                 self._connected = True
+            elif event & _HANDSHAKE_FAILED:
+                # Keep the most telling failure: the engine's "no" beats a protocol error,
+                # which beats a connection closed mid-handshake.
+                self._failures += 1
+                seen = (int(event), int(msg["value"]))
+                if self._refused is None or _RANK[seen[0]] >= _RANK[self._refused[0]]:
+                    self._refused = seen
 
     def _reset(self) -> None:
         if self._sock is not None:
@@ -125,6 +165,8 @@ class Client:
         payload = cast(bytes, msgpack.packb(message, use_bin_type=True))
         wait = self.timeout if timeout is None else timeout
         self._connected = False
+        self._refused = None
+        self._failures = 0
         for _attempt in range(self.retries + 1):
             sock = self._open()
             sock.send(payload, copy=False)
@@ -141,8 +183,15 @@ class Client:
                         continue
                     return self._check(reply)
                 self._drain_monitor()
+                if self._refused is not None and (
+                    self._refused[0] != _NO_DETAIL or self._failures >= _CLOSED_HANDSHAKES
+                ):
+                    self._reset()  # a definite "no": retrying cannot help
+                    raise self._auth_error()
             self._drain_monitor()
             self._reset()
+        if not self._connected and self._refused is not None:
+            raise self._auth_error()
         if not self._connected:
             raise EngineNotRunning(
                 f"the Chromahint engine is not running at {self.endpoint} "
@@ -152,6 +201,44 @@ class Client:
             f"the Chromahint engine at {self.endpoint} did not answer '{op}' within "
             f"{wait:g} s ({self.retries + 1} attempts)"
         )
+
+    def _auth_error(self) -> EngineAuthError:
+        event, value = self._refused or (_NO_DETAIL, 0)
+        where = f"the Chromahint engine at {self.endpoint}"
+        needs_keys = (
+            f"{where} requires CURVE authentication: give this client the engine's "
+            "server.key and a client key pair (--server-key/--client-key, or "
+            "'server_key'/'client_key' in the plug-ins' chromahint.json)"
+        )
+        mismatch = value == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
+        if event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+            why = (
+                f"{where} refused this client's key (status {value}): its public key is not "
+                "in the engine's allow folder (ask whoever runs the engine to add it with "
+                "'chromahint keys client NAME' or 'chromahint keys allow FILE NAME', then reload "
+                "it with SIGHUP or restart it)"
+            )
+        elif event == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL and mismatch and self.keys is None:
+            why = needs_keys
+        elif event == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL and mismatch:
+            why = f"{where} does not use CURVE authentication, but this client was given keys"
+        elif event == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL:
+            why = (
+                f"the ZeroMQ handshake with {self.endpoint} failed (protocol error "
+                f"{value:#x}): is a Chromahint engine listening there?"
+            )
+        elif self.keys is None:
+            why = (
+                f"{where} closed the connection during the handshake, as an engine that "
+                "requires CURVE authentication does: give this client the engine's "
+                "server.key and a client key pair"
+            )
+        else:
+            why = (
+                f"the security handshake with {where} failed: check that the server key "
+                "this client uses is that engine's server.key (and that the engine uses CURVE)"
+            )
+        return EngineAuthError(why + " (see docs/security.md)")
 
     @staticmethod
     def _check(reply: dict) -> dict:

@@ -9,7 +9,8 @@ import time
 from collections.abc import Callable
 
 from . import protocol as P
-from .client import Client, EngineError, EngineNotRunning
+from .client import Client, EngineAuthError, EngineError, EngineNotRunning
+from .curve import CurveKeys
 
 # An editor's embedded Python (an AppImage's, a Flatpak's) sets these for itself; the
 # engine is a Python program of its own and must not inherit them.
@@ -17,11 +18,18 @@ _HOST_PYTHON_VARS = ("PYTHONPATH", "PYTHONHOME")
 START_TIMEOUT = 120.0  # loading models on a slow CPU can take a while
 
 
-def is_running(endpoint: str) -> P.InfoReply | None:
-    """The engine's `info`, or None when nothing answers quickly."""
-    with Client(endpoint, timeout=1.5, retries=0) as c:
+def is_running(
+    endpoint: str, keys: CurveKeys | None = None, auth_errors: bool = False
+) -> P.InfoReply | None:
+    """The engine's `info`, or None when nothing answers quickly. With `auth_errors`, an
+    engine that refuses this client's keys raises EngineAuthError instead of None."""
+    with Client(endpoint, timeout=1.5, retries=0, keys=keys) as c:
         try:
             return c.info()
+        except EngineAuthError:
+            if auth_errors:
+                raise
+            return None
         except EngineError:
             return None
 
@@ -33,6 +41,7 @@ def start_engine(
     progress: Callable[[str], None] | None = None,
     log_path: str | None = None,
     detach: bool = True,
+    keys: CurveKeys | None = None,
 ) -> tuple[subprocess.Popen, P.InfoReply]:
     """Start `command --endpoint endpoint` and wait until it answers; return it and its info.
 
@@ -59,7 +68,7 @@ def start_engine(
     while time.monotonic() < deadline:
         if progress:
             progress("Starting the Chromahint engine…")
-        info = is_running(endpoint)
+        info = is_running(endpoint, keys, auth_errors=True)
         if info is not None:
             return proc, info
         if proc.poll() is not None:

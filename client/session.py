@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from . import client as errors
 from . import protocol as P
-from .client import Client, EngineError, EngineNotRunning, EngineReplyError, EngineTimeout
+from .client import Client
 from .launcher import start_engine
 from .settings import Settings
 
@@ -20,33 +21,42 @@ def engine_info(
 
     None when an engine is there but busy (serving someone's long request): starting a
     second one on the same endpoint would fail, so only a refused connection starts one.
+    An engine that refuses this client's keys raises EngineAuthError (nothing is started).
     """
-    with Client(settings.endpoint, timeout=2.0, retries=0) as c:
+    with Client(settings.endpoint, timeout=2.0, retries=0, keys=settings.curve) as c:
         try:
             return c.info()
-        except EngineTimeout:
+        except errors.EngineTimeout:
             return None
-        except EngineNotRunning:
+        except errors.EngineNotRunning:
             pass
     if progress:
         progress(f"Starting the Chromahint engine ({settings.engine_command})…")
-    _, info = start_engine(settings.engine_command, settings.endpoint, log_path=log_path)
+    _, info = start_engine(
+        settings.engine_command, settings.endpoint, log_path=log_path, keys=settings.curve
+    )
     return info
 
 
 def describe(error: Exception, settings: Settings, what: str) -> str:
     """A message for people about a failed request; `what` names the action ("colorize")."""
-    if isinstance(error, EngineReplyError):
+    if isinstance(error, errors.EngineReplyError):
         if error.unsupported:
             return f"The Chromahint engine cannot {what}: {error.message}"
         return f"The Chromahint engine reported an error ({error.code}): {error.message}"
-    if isinstance(error, EngineNotRunning):
+    if isinstance(error, errors.EngineAuthError):
+        where = f" in {settings.path}" if settings.path else ""
+        return (
+            f"Chromahint engine refused the connection: {error}. The key files are "
+            f"'server_key' and 'client_key'{where}."
+        )
+    if isinstance(error, errors.EngineNotRunning):
         where = f" (settings: {settings.path})" if settings.path else ""
         return (
             f"Chromahint engine not available: {error}. Check that 'engine_command' "
             f"({settings.engine_command!r}) starts it at {settings.endpoint}{where}, or start "
             "it yourself with 'chromahint serve'."
         )
-    if isinstance(error, EngineError):
+    if isinstance(error, errors.EngineError):
         return f"Chromahint: {error}"
     return f"Chromahint plug-in error: {type(error).__name__}: {error}"

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from .curve import CurveKeys, KeyFileError, read_certificate
 from .protocol import DEFAULT_ENDPOINT
 
 FILE_NAME = "chromahint.json"
@@ -36,7 +37,52 @@ class Settings:
     timeout: float = DEFAULT_TIMEOUT
     swatch_count: int = 5  # colours per place
     regions_shown: int = 6  # numbered on an overlay, highest priority first
+    # For an engine that requires CURVE (docs/security.md): the engine's public key file
+    # (server.key) and this client's key pair file (NAME.key_secret); both or neither.
+    server_key: str = ""
+    client_key: str = ""
     path: str = ""  # where they were read from, to point people at it
+    curve: CurveKeys | None = None  # the keys read from server_key and client_key
+
+
+def _key_files(doc: dict, folder: str, path: str) -> tuple[str, str, CurveKeys | None]:
+    """'server_key' and 'client_key': both or neither; relative paths are read from the
+    settings' folder; the files must hold usable keys."""
+    files = {}
+    for key in ("server_key", "client_key"):
+        value = doc.get(key) or ""
+        if not isinstance(value, str):
+            raise SettingsError(f"'{key}' in {path} must be a string (a key file's path)")
+        files[key] = os.path.join(folder, os.path.expanduser(value)) if value else ""
+    server, client = files["server_key"], files["client_key"]
+    if bool(server) != bool(client):
+        missing = "client_key" if server else "server_key"
+        raise SettingsError(
+            f"'{missing}' in {path} is missing: 'server_key' (the engine's server.key) and "
+            "'client_key' (this client's NAME.key_secret) go together"
+        )
+    if not server:
+        return "", "", None
+    server_public, server_secret = _read(server, "server_key", path)
+    if server_secret is not None:
+        raise SettingsError(
+            f"'server_key' in {path} names {server}, which holds the engine's secret key; "
+            "clients get the public half only (server.key)"
+        )
+    public, secret = _read(client, "client_key", path)
+    if secret is None:
+        raise SettingsError(
+            f"'client_key' in {path} names {client}, which holds only a public key; it must "
+            "name this client's key pair file (NAME.key_secret from 'chromahint keys client')"
+        )
+    return server, client, CurveKeys(server_public, public, secret)
+
+
+def _read(file: str, key: str, path: str) -> tuple[bytes, bytes | None]:
+    try:
+        return read_certificate(file)
+    except KeyFileError as e:
+        raise SettingsError(f"'{key}' in {path}: {e}") from None
 
 
 def _positive(
@@ -65,11 +111,15 @@ def load(folder: str) -> Settings:
     for key in ("endpoint", "engine_command"):
         if key in doc and not isinstance(doc[key], str):
             raise SettingsError(f"'{key}' in {path} must be a string")
+    server_key, client_key, curve = _key_files(doc, folder, path)
     return Settings(
         endpoint=doc.get("endpoint") or DEFAULT_ENDPOINT,
         engine_command=doc.get("engine_command") or DEFAULT_COMMAND,
         timeout=_positive(doc, "timeout", DEFAULT_TIMEOUT, path, float),
         swatch_count=_positive(doc, "swatch_count", 5, path, int),
         regions_shown=_positive(doc, "regions_shown", 6, path, int),
+        server_key=server_key,
+        client_key=client_key,
         path=path,
+        curve=curve,
     )

@@ -15,8 +15,9 @@ import socket
 import sys
 from pathlib import Path
 
-from chromahint_client import Client, EngineError
+from chromahint_client import Client, CurveKeys, EngineAuthError, EngineError, KeyFileError
 from chromahint_client import protocol as P
+from chromahint_client.curve import default_keys_dir
 from chromahint_client.hints import Hints, extract
 from chromahint_client.launcher import is_running, start_engine
 
@@ -27,6 +28,20 @@ _PIL_FORMATS = {"L": "gray8", "I;16": "gray16", "RGB": "rgb8", "RGBA": "rgba8"}
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
+    from . import security
+
+    endpoints = args.endpoint or [P.default_endpoint()]
+    keys = None
+    remote = security.remote_endpoints(endpoints)
+    # Checked before the models load: a refused endpoint fails at once.
+    if args.curve or remote:
+        keys_dir = args.keys or default_keys_dir()
+        try:
+            keys = security.load_server_keys(keys_dir)
+        except security.KeysError as e:
+            message = security.keys_needed_message(remote, keys_dir, str(e))
+            print(f"error: {message}", file=sys.stderr)
+            return 2
     from .server import build_engine, serve
 
     limits = P.Limits(
@@ -50,12 +65,30 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     for mode, m in engine.models.served():
         kind = "learned" if m.learned else "non-learned baseline"
         log.info("model for %s: %s (%s, working size %d)", mode.value, m.name, kind, m.working_size)
-    serve(engine, args.endpoint or [P.default_endpoint()])
+    if keys is not None:
+        log.info("CURVE server key %s (%s)", keys.public.decode(), keys.secret_file)
+    serve(engine, endpoints, keys=keys)
     return 0
 
 
+def client_keys(args: argparse.Namespace) -> CurveKeys | None:
+    """--server-key and --client-key (both or neither) as the client's CURVE keys."""
+    if not args.server_key and not args.client_key:
+        return None
+    if not (args.server_key and args.client_key):
+        raise SystemExit(
+            "error: --server-key (the engine's server.key) and --client-key (your "
+            "NAME.key_secret) go together"
+        )
+    try:
+        return CurveKeys.from_files(args.server_key, args.client_key)
+    except KeyFileError as e:
+        raise SystemExit(f"error: {e}") from None
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
-    with Client(args.endpoint, timeout=args.timeout, retries=0) as c:
+    keys = client_keys(args)
+    with Client(args.endpoint, timeout=args.timeout, retries=0, keys=keys) as c:
         try:
             info = c.info()
         except EngineError as e:
@@ -129,14 +162,23 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
     glob = global_hints(args.palette, args.saturation)
     request = P.ColorizeRequest(image, tuple(hints.points), mode, global_hints=glob)
 
+    keys = client_keys(args)
     endpoint, proc = args.endpoint, None
-    if is_running(endpoint) is None:
+    try:
+        running = is_running(endpoint, keys, auth_errors=True)
+    except EngineAuthError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    if running is None and keys is not None:
+        print(f"error: no engine answers at {endpoint}", file=sys.stderr)
+        return 1
+    if running is None:
         # No resident engine: start a private one for this job and stop it afterwards.
         endpoint = _free_endpoint()
         print("no engine running; starting one for this job…", file=sys.stderr)
         proc, _ = start_engine(f"{sys.executable} -m chromahint serve", endpoint, detach=False)
     try:
-        with Client(endpoint, timeout=args.timeout) as c:
+        with Client(endpoint, timeout=args.timeout, keys=keys) as c:
             reply = c.colorize(request)
             rows = []
             if args.swatches and hints.blobs and mode is P.Mode.PHOTO:
@@ -165,6 +207,23 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys_dir_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--keys",
+        type=Path,
+        metavar="DIR",
+        help=f"the CURVE keys folder (default {default_keys_dir()})",
+    )
+
+
+def _client_key_options(p: argparse.ArgumentParser) -> None:
+    for flag, what in (
+        ("--server-key", "its public key file (server.key)"),
+        ("--client-key", "your key pair file (NAME.key_secret)"),
+    ):
+        p.add_argument(flag, type=Path, metavar="FILE", help=f"for a CURVE engine: {what}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="chromahint", description="User-guided image colorization engine"
@@ -183,11 +242,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-pixels", type=int, default=d.max_pixels)
     s.add_argument("--max-points", type=int, default=d.max_points)
     s.add_argument("--max-message-bytes", type=int, default=d.max_message_bytes)
+    s.add_argument(
+        "--curve",
+        action="store_true",
+        help="require CURVE authentication on every endpoint, loopback too (always on when "
+        "an endpoint is not loopback or ipc://; see docs/security.md)",
+    )
+    _keys_dir_option(s)
     s.set_defaults(func=_cmd_serve)
 
     i = sub.add_parser("info", help="print what a running engine reports")
     i.add_argument("--endpoint", default=P.default_endpoint())
     i.add_argument("--timeout", type=float, default=3.0)
+    _client_key_options(i)
     i.set_defaults(func=_cmd_info)
 
     c = sub.add_parser("colorize", help="colorize an image file")
@@ -200,7 +267,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--saturation", type=float, help="global hint: saturation in 0-1")
     c.add_argument("--endpoint", default=P.default_endpoint())
     c.add_argument("--timeout", type=float, default=120.0)
+    _client_key_options(c)
     c.set_defaults(func=_cmd_colorize)
+
+    from .keys_cli import register as register_keys
+
+    register_keys(sub, _keys_dir_option)
 
     try:
         from chromahint_installer.cli import register

@@ -19,6 +19,7 @@ from .upsample import LayerRenderer, lab_to_srgb8
 
 MIN_WORKING_SIDE = 16
 SWATCH_MIN_DISTANCE = 12.0  # ab units: closer candidates count as the same colour
+SWATCH_RENDERED_DISTANCE = 6.0  # Delta E of the rendered sRGB: closer ones look the same
 
 
 @dataclass
@@ -123,14 +124,32 @@ def swatches_at(prep: Prepared, where: Sequence[tuple[float, float]], k: int) ->
         lum = float(
             L_full[int(np.clip(y, 0, L_full.shape[0] - 1)), int(np.clip(x, 0, L_full.shape[1] - 1))]
         )
-        picks = _distinct_top(np.asarray(cands, np.float32), np.asarray(weights, np.float64), k)
-        total = sum(p for _, p in picks) or 1.0
-        row = []
-        for ab, p in picks:
-            rgb = lab_to_srgb8(np.array([lum, ab[0], ab[1]], np.float32))
-            row.append(Swatch((int(rgb[0]), int(rgb[1]), int(rgb[2])), round(p / total, 6)))
-        out.append(row)
+        picks = _distinct_top(np.asarray(cands, np.float32), np.asarray(weights, np.float64), 2 * k)
+        out.append(_rendered_distinct(picks, lum, k))
     return out
+
+
+def _rendered_distinct(picks: list[tuple[np.ndarray, float]], lum: float, k: int) -> list[Swatch]:
+    """The picks as sRGB at lightness `lum`, most probable first. Colours distinct in ab can
+    render alike (out-of-gamut ones are desaturated onto the same sRGB edge): those count as
+    one swatch, so the k shown are k colours a person can tell apart."""
+    kept: list[tuple[np.ndarray, np.ndarray, float]] = []  # (rgb8, rendered Lab, mass)
+    for ab, p in picks:
+        rgb = lab_to_srgb8(np.array([lum, ab[0], ab[1]], np.float32))
+        lab = rgb_to_lab(rgb.astype(np.float32) / 255.0)
+        near = [
+            i
+            for i, (_, seen, _) in enumerate(kept)
+            if np.linalg.norm(seen - lab) < SWATCH_RENDERED_DISTANCE
+        ]
+        if near:
+            rgb0, lab0, p0 = kept[near[0]]
+            kept[near[0]] = (rgb0, lab0, p0 + p)
+        elif len(kept) < k:
+            kept.append((rgb, lab, p))
+    kept.sort(key=lambda c: -c[2])
+    total = sum(p for _, _, p in kept) or 1.0
+    return [Swatch((int(r[0]), int(r[1]), int(r[2])), round(p / total, 6)) for r, _, p in kept]
 
 
 def predict(

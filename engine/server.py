@@ -13,10 +13,11 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import msgpack
 import zmq
+from zmq.auth.thread import ThreadAuthenticator
 
 from chromahint_client import protocol as P
 from chromahint_client.protocol import ErrorCode, Mode, ProtocolError
@@ -26,6 +27,7 @@ from .imaging import Raster, decode
 from .models.base import Colorizer, LineartModel
 from .models.registry import Models, load_models
 from .pipeline import Timer, colorize, predict, swatches_at
+from .security import ServerKeys, allowed_keys, remote_endpoints
 from .suggest import suggest_points
 
 log = logging.getLogger("chromahint.engine")
@@ -224,32 +226,105 @@ def split_envelope(frames: list[bytes]) -> tuple[list[bytes], list[bytes]]:
     return frames[:1], frames[1:]
 
 
-def serve(engine: Engine, endpoints: Sequence[str], stop: Callable[[], bool] | None = None) -> None:
-    ctx = zmq.Context.instance()
+class InsecureEndpoint(ValueError):
+    """An endpoint other machines can reach, asked for without CURVE keys."""
+
+
+def check_endpoints(endpoints: Sequence[str], keys: ServerKeys | None) -> None:
+    """Refuse, before anything is bound, to serve a non-loopback endpoint without CURVE."""
+    remote = remote_endpoints(endpoints)
+    if remote and keys is None:
+        raise InsecureEndpoint(
+            f"{', '.join(remote)} can be reached from other machines; the engine serves such "
+            "endpoints only with CURVE keys (make them with 'chromahint keys server' and "
+            "'chromahint keys client NAME'; see docs/security.md)"
+        )
+
+
+def start_authenticator(ctx: zmq.Context, keys: ServerKeys) -> ThreadAuthenticator:
+    """ZeroMQ's ZAP handler, accepting the CURVE client keys in the allow folder."""
+    auth = ThreadAuthenticator(ctx, log=logging.getLogger("chromahint.engine.auth"))
+    auth.start()
+    load_allowed(auth, keys)
+    return auth
+
+
+def load_allowed(auth: ThreadAuthenticator, keys: ServerKeys) -> None:
+    auth.configure_curve(domain="*", location=str(keys.allow_dir))
+    n = len(allowed_keys(keys.allow_dir))
+    if n:
+        log.info("CURVE: %d client key(s) allowed from %s", n, keys.allow_dir)
+    else:
+        log.warning(
+            "CURVE: no client keys in %s, so no client can connect "
+            "(add one with 'chromahint keys client NAME')",
+            keys.allow_dir,
+        )
+
+
+def make_socket(ctx: zmq.Context, engine: Engine, keys: ServerKeys | None) -> zmq.Socket:
     sock = ctx.socket(zmq.ROUTER)
     sock.setsockopt(zmq.LINGER, 0)
     # Frames far beyond the limit are dropped by ZeroMQ itself; those just over it still
     # arrive so the sender gets a readable error.
     sock.setsockopt(zmq.MAXMSGSIZE, 2 * engine.limits.max_message_bytes)
+    if keys is not None:
+        # Set before binding: CURVE then applies to every endpoint of this socket, loopback
+        # and ipc:// included.
+        sock.curve_secretkey = keys.secret
+        sock.curve_publickey = keys.public
+        sock.curve_server = True
+    return sock
+
+
+def serve(
+    engine: Engine,
+    endpoints: Sequence[str],
+    stop: Callable[[], bool] | None = None,
+    keys: ServerKeys | None = None,
+) -> None:
+    """Serve on every endpoint until SIGINT/SIGTERM (or `stop()`). With `keys` the socket is
+    a CURVE server for all its endpoints and accepts only the client keys in the allow
+    folder (SIGHUP reloads it); without, only loopback and ipc:// endpoints are allowed."""
+    check_endpoints(endpoints, keys)
+    ctx = zmq.Context.instance()
+    auth = start_authenticator(ctx, keys) if keys is not None else None
+    sock = make_socket(ctx, engine, keys)
     ipc_paths = []
-    for ep in endpoints:
-        sock.bind(ep)
-        if ep.startswith("ipc://"):
-            ipc_paths.append(ep[len("ipc://") :])
-    stopping = {"flag": False}
+    try:
+        for ep in endpoints:
+            sock.bind(ep)
+            if ep.startswith("ipc://"):
+                ipc_paths.append(ep[len("ipc://") :])
+    except BaseException:
+        sock.close(0)
+        if auth is not None:
+            auth.stop()
+        raise
+    stopping = {"flag": False, "reload": False}
 
     def on_signal(signum, _frame):
         log.info("signal %s: shutting down", signal.Signals(signum).name)
         stopping["flag"] = True
 
+    def on_hangup(_signum, _frame):
+        stopping["reload"] = True
+
     old = {}
     if threading.current_thread() is threading.main_thread():
         old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    log.info("listening on %s", ", ".join(endpoints))
+        if auth is not None and hasattr(signal, "SIGHUP"):
+            old[signal.SIGHUP] = signal.signal(signal.SIGHUP, on_hangup)
+    security = " (CURVE: clients need a key in the allow folder)" if keys is not None else ""
+    log.info("listening on %s%s", ", ".join(endpoints), security)
     poller = zmq.Poller()
     poller.register(sock, zmq.POLLIN)
     try:
         while not stopping["flag"] and not (stop and stop()):
+            if stopping["reload"] and auth is not None and keys is not None:
+                stopping["reload"] = False
+                log.info("SIGHUP: reloading %s", keys.allow_dir)
+                load_allowed(auth, keys)
             if not poller.poll(POLL_MS):
                 continue
             frames = sock.recv_multipart(copy=True)
@@ -262,12 +337,16 @@ def serve(engine: Engine, endpoints: Sequence[str], stop: Callable[[], bool] | N
             else:
                 reply = engine.handle(body[0])
             op_ms = (time.perf_counter() - t0) * 1e3
-            sock.send_multipart(envelope + [msgpack.packb(reply, use_bin_type=True)])
+            # packb returns bytes (pyright infers Optional from the pure-Python fallback).
+            packed = cast(bytes, msgpack.packb(reply, use_bin_type=True))
+            sock.send_multipart(envelope + [packed])
             log.debug("reply ok=%s in %.1f ms", reply["ok"], op_ms)
     finally:
         for s, h in old.items():
             signal.signal(s, h)
         sock.close(0)
+        if auth is not None:
+            auth.stop()
         for path in ipc_paths:
             try:
                 os.unlink(path)

@@ -56,6 +56,8 @@ def _cmd_install(args: argparse.Namespace) -> int:
         editor_python=args.editor_python,
         vendor=not args.no_vendor,
         pip=args.pip,
+        server_key=args.server_key,
+        client_key=args.client_key,
     )
     return install(opts)
 
@@ -127,6 +129,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--editor-python",
         metavar="PATH",
         help="the Python the editor runs plug-ins with (to check/vendor pyzmq, msgpack)",
+    )
+    i.add_argument(
+        "--server-key",
+        type=Path,
+        metavar="FILE",
+        help="for an engine that requires CURVE (docs/security.md): its public key file "
+        "(server.key), written into the plug-ins' settings",
+    )
+    i.add_argument(
+        "--client-key",
+        type=Path,
+        metavar="FILE",
+        help="with --server-key: this client's key pair file (NAME.key_secret)",
     )
     i.add_argument(
         "--no-vendor",

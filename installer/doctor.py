@@ -119,14 +119,33 @@ class Doctor:
                 )
 
     def reachable(self, endpoint: str | None) -> None:
-        from chromahint_client import DEFAULT_ENDPOINT
+        from chromahint_client import DEFAULT_ENDPOINT, CurveKeys, EngineAuthError, KeyFileError
         from chromahint_client.launcher import is_running
         from chromahint_client.settings import DEFAULT_COMMAND
 
         settings = self.installed_settings()
         endpoint = endpoint or settings.get("endpoint") or DEFAULT_ENDPOINT
         command = settings.get("engine_command") or DEFAULT_COMMAND
-        info = is_running(endpoint)
+        keys = None
+        if settings.get("server_key") or settings.get("client_key"):
+            try:
+                keys = CurveKeys.from_files(
+                    str(settings.get("server_key")), str(settings.get("client_key"))
+                )
+            except KeyFileError as e:
+                self.check(
+                    FAIL,
+                    f"the plug-ins' CURVE keys are not usable: {e}",
+                    "rerun chromahint install with --server-key FILE --client-key FILE",
+                )
+                return
+        try:
+            info = is_running(endpoint, keys, auth_errors=True)
+        except EngineAuthError as e:
+            self.check(
+                FAIL, f"the engine at {endpoint} refused this client: {e}", "see docs/security.md"
+            )
+            return
         if info is not None:
             models = ", ".join(
                 f"{m.mode}: {m.name}{'' if m.learned else ' (baseline)'}" for m in info.models

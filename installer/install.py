@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chromahint_client import DEFAULT_ENDPOINT
+from chromahint_client import DEFAULT_ENDPOINT, CurveKeys, KeyFileError
 
 from . import LEGACY_PLUGIN, engine_env, kritarc, service
 from .editors import EditorPython, gimp_python, given_python, krita_python
@@ -80,6 +80,8 @@ class Options:
     editor_python: str | None = None
     vendor: bool = True
     pip: bool = False
+    server_key: Path | None = None  # for an engine that requires CURVE: its server.key
+    client_key: Path | None = None  # and this client's NAME.key_secret
 
 
 def default_engine_command() -> str:
@@ -202,7 +204,12 @@ class Installer:
             )
         self.out(f"GIMP 3 profile: {location.path} ({location.how})")
         self._mention_others(candidates, location, "GIMP 3 profile", "--gimp-profile")
-        settings = settings_bytes(self.opts.endpoint, self._engine_command_for(location))
+        settings = settings_bytes(
+            self.opts.endpoint,
+            self._engine_command_for(location),
+            self.opts.server_key,
+            self.opts.client_key,
+        )
         self.plan.files += gimp_files(location.path, settings)
         plugin_dir = gimp_plugin_dir(location.path)
         self.plan.roots += [plugin_dir, location.path / "plug-ins" / LEGACY_PLUGIN]
@@ -221,7 +228,12 @@ class Installer:
         rc = (self.opts.kritarc or kritarc_for(location, self.env, self.system)).absolute()
         self.out(f"Krita resources: {location.path} ({location.how}); kritarc: {rc}")
         self._mention_others(candidates, location, "Krita resources folder", "--krita-resources")
-        settings = settings_bytes(self.opts.endpoint, self._engine_command_for(location))
+        settings = settings_bytes(
+            self.opts.endpoint,
+            self._engine_command_for(location),
+            self.opts.server_key,
+            self.opts.client_key,
+        )
         self.plan.files += krita_files(location.path, settings)
         plugin_dir = krita_plugin_dir(location.path)
         pykrita = location.path / "pykrita"
@@ -322,10 +334,34 @@ class Installer:
             f"{service.command_text('start', service.UNIT_NAME)}"
         )
 
+    def check_keys(self) -> None:
+        """--server-key and --client-key: both or neither, and files the plug-ins can use."""
+        opts = self.opts
+        if opts.server_key is None and opts.client_key is None:
+            return
+        if opts.server_key is None or opts.client_key is None:
+            raise InstallError(
+                "--server-key (the engine's server.key) and --client-key (this client's "
+                "NAME.key_secret) go together"
+            )
+        try:
+            CurveKeys.from_files(opts.server_key, opts.client_key)
+        except KeyFileError as e:
+            raise InstallError(str(e)) from None
+        self.out(
+            f"CURVE keys for the plug-ins: server {opts.server_key.absolute()}, "
+            f"client {opts.client_key.absolute()}"
+        )
+
     def run(self) -> int:
         opts = self.opts
         if opts.dry_run:
             self.out("dry run: nothing will be written")
+        try:
+            self.check_keys()
+        except InstallError as e:
+            self.out(f"error: {e}\nNothing was written.")
+            return 1
         if opts.engine:
             self.check_engine()
         steps = [(opts.gimp, "GIMP", self.plan_gimp), (opts.krita, "Krita", self.plan_krita)]

@@ -48,8 +48,18 @@ def _source(package: str) -> Traversable:
     return resources.files(package)
 
 
-def settings_bytes(endpoint: str, engine_command: str) -> bytes:
+def settings_bytes(
+    endpoint: str,
+    engine_command: str,
+    server_key: Path | None = None,
+    client_key: Path | None = None,
+) -> bytes:
+    """The plug-ins' chromahint.json; the key files (for an engine that requires CURVE,
+    docs/security.md) are written as absolute paths, and only when given."""
     doc = {"endpoint": endpoint, "engine_command": engine_command}
+    if server_key is not None and client_key is not None:
+        doc["server_key"] = str(server_key.absolute())
+        doc["client_key"] = str(client_key.absolute())
     return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
 
 

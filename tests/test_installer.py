@@ -622,3 +622,52 @@ def test_install_over_a_0_1_release_removes_the_old_plugin_names(home: Path, cli
     assert all(p.read_bytes() == data for p, data in others.items())
     paths = Manifest.load(manifest.path).files
     assert str(old_gimp) not in paths and str(old_desktop) not in paths
+
+
+def test_install_writes_the_curve_key_files_into_the_plugin_settings(cli, home: Path) -> None:
+    """--server-key/--client-key land in both plug-ins' chromahint.json as absolute paths,
+    which the shared settings loader turns into the client's CURVE keys; a half-given or
+    wrong pair is refused before anything is written."""
+    from chromahint.security import create_client_keys, create_server_keys
+    from chromahint_client.curve import read_certificate
+    from chromahint_client.settings import load
+
+    keys = home / "keys"
+    server_public, _ = create_server_keys(keys)
+    _, client_pair, _ = create_client_keys(keys, "studio")
+    env = fake_env(home)
+
+    before = snapshot(home)
+    res = cli(env, *INSTALL, "--no-vendor", "--server-key", str(server_public), expect=1)
+    assert "go together" in res.stdout and "Nothing was written" in res.stdout
+    res = cli(
+        env,
+        *INSTALL,
+        "--no-vendor",
+        "--server-key",
+        str(keys / "server.key_secret"),  # the engine's secret: never a client's file
+        "--client-key",
+        str(client_pair),
+        expect=1,
+    )
+    assert "secret key" in res.stdout
+    assert snapshot(home) == before
+
+    cli(
+        env,
+        *INSTALL,
+        "--no-vendor",
+        "--endpoint",
+        "tcp://127.0.0.2:5557",
+        "--server-key",
+        str(server_public),
+        "--client-key",
+        str(client_pair),
+    )
+    for folder in (gimp_dir(home), krita_dir(home) / "chromahint_krita"):
+        doc = json.loads((folder / "chromahint.json").read_text())
+        assert doc["server_key"] == str(server_public) and doc["client_key"] == str(client_pair)
+        settings = load(str(folder))
+        assert settings.curve is not None
+        assert settings.curve.server_public == read_certificate(server_public)[0]
+        assert settings.endpoint == "tcp://127.0.0.2:5557"

@@ -161,6 +161,28 @@ def test_envelope_checks_version_and_op():
     assert err.value.code is P.ErrorCode.BAD_REQUEST
 
 
+def deep(levels: int) -> list:
+    value: list = []
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("v", [1.0, True, "1", deep(1000)])  # found by tests/test_fuzz.py
+def test_version_must_be_the_integer_1(v):
+    with pytest.raises(P.ProtocolError) as err:
+        P.parse_envelope({"v": v, "op": "info"})
+    assert err.value.code is P.ErrorCode.VERSION and len(err.value.message) < 200
+
+
+def test_huge_palette_weights_are_scaled_down_together():  # found by tests/test_fuzz.py
+    hints = P.GlobalHints.from_map({"palette": [[0, 0, 0, 1e308], [9, 9, 9, 5e307], [1, 2, 3]]})
+    assert hints is not None
+    assert [p[3] for p in hints.palette] == [1.0, 0.5, 1 / 1e308]
+    kept = P.GlobalHints.from_map({"palette": [[0, 0, 0, 2.5], [1, 2, 3]]})
+    assert kept is not None and [p[3] for p in kept.palette] == [2.5, 1.0]
+
+
 def test_default_endpoint_follows_the_environment(monkeypatch):
     monkeypatch.delenv(P.ENDPOINT_ENV, raising=False)
     assert P.default_endpoint() == P.DEFAULT_ENDPOINT

@@ -95,6 +95,15 @@ class Limits:
 
 
 # -- field checks ---------------------------------------------------------------------------
+def shown(value: Any, limit: int = 60) -> str:
+    """A value for an error message: short, and never the repr of a whole nested structure
+    (a request can nest 1,000 levels deep, deeper than repr() recurses)."""
+    if value is None or isinstance(value, str | bytes | int | float):
+        text = repr(value)
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+    return f"a {type(value).__name__}"
+
+
 def int_field(
     value: Any, name: str, lo: int, hi: int, code: ErrorCode = ErrorCode.BAD_REQUEST
 ) -> int:

@@ -204,11 +204,11 @@ REQUESTS: dict[Op, type] = {
 def parse_envelope(req: Any) -> tuple[Any, str]:
     """(id, op name) of a decoded request map; the version must be ours."""
     req = core.map_field(req, "request")
-    rid = req.get("id")
-    if req.get("v") != core.VERSION:
+    rid, v = req.get("id"), req.get("v")
+    if type(v) is not int or v != core.VERSION:  # not 1.0 or true either
         raise ProtocolError(
             ErrorCode.VERSION,
-            f"this engine speaks protocol v{core.VERSION}; the request says v={req.get('v')!r}",
+            f"this engine speaks protocol v{core.VERSION}; the request says v={core.shown(v)}",
         )
     op = req.get("op")
     if not isinstance(op, str):

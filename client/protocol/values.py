@@ -126,6 +126,9 @@ def points_field(
     return tuple(kind.from_map(item, f"{name}[{i}]", image) for i, item in enumerate(items))
 
 
+MAX_WEIGHT = 1e30  # larger palette weights are scaled down together (the model sums float32)
+
+
 @dataclass(frozen=True)
 class GlobalHints:
     """Zhang et al.'s global hints: a target colour distribution and/or a saturation."""
@@ -166,6 +169,9 @@ class GlobalHints:
             palette.append((r, g, b, w))
         if palette and sum(p[3] for p in palette) <= 0:
             raise ProtocolError(ErrorCode.BAD_REQUEST, "palette weights must not all be zero")
+        top = max((p[3] for p in palette), default=0.0)
+        if top > MAX_WEIGHT:  # weights are relative: scale them into what float32 sums
+            palette = [(r, g, b, w / top) for r, g, b, w in palette]
         saturation = None
         if saturation_in is not None:
             saturation = core.number_field(saturation_in, "saturation")

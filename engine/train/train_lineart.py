@@ -183,7 +183,7 @@ def main() -> None:
 
     config = dict(DEFAULT_CONFIG, max_regions=args.max_regions, working_size=args.working_size)
     step, done_s = 0, 0.0
-    state = torch.load(ckpt_path, map_location="cpu") if args.resume else None
+    state = torch.load(ckpt_path, map_location="cpu", weights_only=True) if args.resume else None
     if state is not None:
         config = state["config"]
     nets = LineartNets(config).to(device)

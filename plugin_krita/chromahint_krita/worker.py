@@ -35,7 +35,7 @@ class Worker(QObject):
         thread.start()
 
     def _run(self, job: Job, settings: Settings) -> None:
-        client = Client(settings.endpoint, timeout=settings.timeout, retries=0)
+        client = Client(settings.endpoint, timeout=settings.timeout, retries=0, keys=settings.curve)
         try:
             if job.start_engine:
                 info = engine_info(settings, lambda text: self.progress.emit(job, text), ENGINE_LOG)

@@ -78,7 +78,9 @@ def ask(
         session.engine_info(settings, report, log_path)
         report("Chromahint: waiting for the engine…")
         # Not retried: a resend would queue the same work again behind the first.
-        with Client(settings.endpoint, timeout=settings.timeout, retries=0) as client:
+        with Client(
+            settings.endpoint, timeout=settings.timeout, retries=0, keys=settings.curve
+        ) as client:
             return call(client)
     except EngineError as e:
         raise PluginError(session.describe(e, settings, what)) from None

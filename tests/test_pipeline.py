@@ -1,0 +1,89 @@
+"""The engine's pure steps without an engine process: working sizes and hints, swatches,
+full-resolution rendering (lightness kept, no bleeding over an edge) and suggestions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from chromahint.color import rgb_to_lab
+from chromahint.imaging import decode, luminance
+from chromahint.models.base import Hint, Prediction
+from chromahint.models.levin import LevinColorizer
+from chromahint.pipeline import (
+    Prepared,
+    Timer,
+    _rendered_distinct,
+    predict,
+    render_layer,
+    swatches_at,
+    to_working_hints,
+    working_shape,
+)
+from chromahint.suggest import suggest_points
+from chromahint_client import protocol as P
+
+pytestmark = pytest.mark.unit
+
+
+def test_working_shape_keeps_the_aspect_and_a_minimum_side():
+    assert working_shape(1024, 512, 256) == (256, 128)
+    assert working_shape(4000, 100, 256) == (256, 16)
+
+
+def test_working_hints_scale_positions_and_sizes():
+    (hint,) = to_working_hints([P.Point(100.0, 50.0, (200.0, 30.0, 30.0), 8)], 0.25, 0.25)
+    assert (hint.x, hint.y, hint.size) == (25.0, 12.5, 2.0)
+    want = rgb_to_lab(np.array([200, 30, 30], np.float32) / 255.0)[1:]
+    assert np.allclose(hint.ab, want, atol=1e-3)
+
+
+def test_swatches_that_render_alike_count_once():
+    # Two ab candidates far apart in ab but both out of gamut at L = 95: they desaturate
+    # onto the same sRGB edge and must not fill two of the k slots.
+    picks = [
+        (np.array([80.0, 60.0]), 0.5),
+        (np.array([95.0, 75.0]), 0.3),
+        (np.array([-40.0, 10.0]), 0.2),
+    ]
+    row = _rendered_distinct(picks, 95.0, k=3)
+    assert len(row) == 2
+    assert row[0].p == pytest.approx(0.8) and row[1].p == pytest.approx(0.2)
+
+
+def two_tone(w: int = 96, h: int = 64) -> P.Image:
+    img = np.full((h, w), 170, np.uint8)
+    img[:, : w // 2] = 90
+    return P.Image(w, h, "gray8", img.tobytes())
+
+
+def test_rendered_layer_keeps_lightness_and_does_not_bleed():
+    raster = decode(two_tone())
+    hints = [
+        P.Point(20.0, 30.0, (160.0, 40.0, 40.0), 6),
+        P.Point(75.0, 30.0, (120.0, 175.0, 235.0), 6),
+    ]
+    prep = predict(LevinColorizer(), raster, hints, None, Timer())
+    out = np.frombuffer(render_layer(raster, prep), np.uint8).reshape(64, 96, 4)
+    L_out = rgb_to_lab(out[..., :3] / 255.0)[..., 0]
+    L_in, _ = luminance(raster)
+    assert np.abs(L_out - L_in).max() < 1.0
+    left, right = out[32, 5, :3].astype(int), out[32, 90, :3].astype(int)
+    assert left[0] > left[2] + 20 and right[2] > right[0] + 20
+
+
+def test_swatches_and_suggestions_from_a_distribution():
+    h, w = 32, 48
+    probs = np.zeros((3, h, w), np.float32)
+    probs[0, :, :24], probs[1, :, :24] = 0.7, 0.3  # left: sure-ish
+    probs[:, :, 24:] = 1 / 3  # right: uncertain
+    bins = np.array([[40.0, 30.0], [-30.0, 30.0], [0.0, -40.0]], np.float32)
+    L = np.full((h, w), 50.0, np.float32)
+    pred = Prediction(ab=np.zeros((2, h, w), np.float32), probs=probs, bins=bins)
+    prep = Prepared(L, L / 100, L, pred, [Hint(5.0, 5.0, (40.0, 30.0), 1)], 1.0, 1.0)
+    (row,) = swatches_at(prep, [(10.0, 10.0)], k=2)
+    assert [s.p for s in row] == pytest.approx([0.7, 0.3])
+    assert row[0].rgb[0] > row[0].rgb[1]  # the reddish bin first
+    points = suggest_points(prep, 2)
+    assert points and all(p.x >= 24 for p in points[:1])  # the uncertain half first
+    assert np.hypot(points[0].x - 5.0, points[0].y - 5.0) > 8
