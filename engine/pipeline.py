@@ -113,7 +113,12 @@ def swatches_at(prep: Prepared, where: Sequence[tuple[float, float]], k: int) ->
     for x, y in where:
         wx, wy = int(np.clip(x * prep.sx, 0, w - 1)), int(np.clip(y * prep.sy, 0, h - 1))
         if pred.probs is not None and pred.bins is not None:
-            cands, weights = pred.bins, pred.probs[:, wy, wx]
+            # The colour the layer shows here leads, with the mass of the most probable bin,
+            # so the first swatch is "this, as colorized" (the hint's own colour at a hint)
+            # and the distribution's other modes follow as alternatives.
+            probs = pred.probs[:, wy, wx]
+            cands = np.concatenate([pred.ab[None, :, wy, wx], pred.bins])
+            weights = np.concatenate([[probs.max()], probs])
         else:
             # Baseline without a distribution: the prediction, then hint colours by proximity.
             cands = np.array([pred.ab[:, wy, wx]] + [hint.ab for hint in hints], np.float32)

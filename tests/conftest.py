@@ -90,3 +90,14 @@ def engine_factory(tmp_path) -> Iterator:
     yield start
     for e in started:
         e.stop()
+
+
+@pytest.fixture(scope="module")
+def torch_one_thread() -> Iterator[None]:
+    """Small tensors: one thread is as fast and avoids OpenMP thrashing on a busy CPU."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pathlib
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -18,19 +17,10 @@ from chromahint.models.ab_bins import gamut_bins
 from chromahint.models.base import GlobalHints, Hint, rasterize_hints
 from chromahint.models.hint_fill import push_pull
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("torch_one_thread")]
 
 WEIGHTS = pathlib.Path(__file__).resolve().parents[1] / "weights" / "photo_net.safetensors"
 needs_weights = pytest.mark.skipif(not WEIGHTS.exists(), reason="no shipped weights")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """Small tensors: one thread is as fast and avoids OpenMP thrashing on a busy CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -79,10 +79,13 @@ def test_swatches_and_suggestions_from_a_distribution():
     probs[:, :, 24:] = 1 / 3  # right: uncertain
     bins = np.array([[40.0, 30.0], [-30.0, 30.0], [0.0, -40.0]], np.float32)
     L = np.full((h, w), 50.0, np.float32)
-    pred = Prediction(ab=np.zeros((2, h, w), np.float32), probs=probs, bins=bins)
+    ab = np.zeros((2, h, w), np.float32)
+    ab[0, :, :24], ab[1, :, :24] = 40.0, 30.0  # the layer shows bin 0's colour on the left
+    pred = Prediction(ab=ab, probs=probs, bins=bins)
     prep = Prepared(L, L / 100, L, pred, [Hint(5.0, 5.0, (40.0, 30.0), 1)], 1.0, 1.0)
     (row,) = swatches_at(prep, [(10.0, 10.0)], k=2)
-    assert [s.p for s in row] == pytest.approx([0.7, 0.3])
+    # The shown colour leads (with the top bin's mass, merged with that bin), then bin 1.
+    assert [s.p for s in row] == pytest.approx([1.4 / 1.7, 0.3 / 1.7], abs=1e-5)
     assert row[0].rgb[0] > row[0].rgb[1]  # the reddish bin first
     points = suggest_points(prep, 2)
     assert points and all(p.x >= 24 for p in points[:1])  # the uncertain half first
