@@ -27,7 +27,7 @@ from .editors import (
     given_python,
     krita_python,
 )
-from .install import KRITARC_GROUP
+from .install_steps import KRITARC_GROUP
 from .manifest import Manifest, sha256_file
 from .paths import (
     current_system,
