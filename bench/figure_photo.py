@@ -92,7 +92,8 @@ def main() -> None:
             sheet.paste(img, (x, y))
             draw.text((x, y + img.height + 4), text, fill=(0, 0, 0))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(args.out)
+    # 256 colours: a docs figure a few hundred KB, not over a megabyte.
+    sheet.quantize(colors=256, dither=Image.Dither.NONE).save(args.out, optimize=True)
     print(f"wrote {args.out}")
 
 
