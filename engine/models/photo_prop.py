@@ -33,7 +33,7 @@ from chromahint.models.photo_trunk import PhotoTrunk, pad_inputs, up_to, zero_in
 NAME = "photo-net-v2"
 # Domain transform at stride 2: spatial reach in stride-2 pixels and the lightness step
 # (in L units) that counts as one sigma_s of distance. Chosen on photos-val by the fill
-# alone (runs/proto_fill2.py in the model card): within 0.5 dB of Levin at N = 100.
+# alone (weights/README.md, photo-net-v2, Architecture): within 0.5 dB of Levin at N = 100.
 SIGMA_S = 32.0
 SIGMA_R = 16.0
 GUIDE_CHANNELS = 2

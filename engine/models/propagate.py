@@ -95,12 +95,3 @@ def propagate(
     the filtered weight as how strongly the sources reach each pixel."""
     both = recursive_filter(torch.cat([weighted, weight], 1), dist_x, dist_y, sigma_s)
     return both[:, :-1], both[:, -1:]
-
-
-def fill(
-    ab: torch.Tensor, mask: torch.Tensor, L: torch.Tensor, sigma_s: float, sigma_r: float
-) -> torch.Tensor:
-    """Hints spread along lightness alone: ab (B, 2, H, W) where mask, L in [0, 100]."""
-    dist_x, dist_y = edge_distances(L * (sigma_s / sigma_r))
-    num, den = propagate(ab * mask, mask, dist_x, dist_y, sigma_s)
-    return num / den.clamp_min(1e-30)
