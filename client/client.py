@@ -41,7 +41,8 @@ class EngineNotRunning(EngineError):
 
 
 class EngineTimeout(EngineError):
-    """The engine accepted the connection but did not answer in time, even after retries."""
+    """Something accepted the connection but did not answer in time, even after retries: a
+    hung (or stopped, or overloaded) engine. str() says it is not responding."""
 
 
 class EngineReplyError(EngineError):
@@ -92,6 +93,7 @@ class Client:
         self._sock: zmq.Socket | None = None
         self._monitor: zmq.Socket | None = None
         self._connected = False
+        self._reached = False  # a TCP (or ipc) connection was made, handshake or not
         self._refused: tuple[int, int] | None = None  # (handshake failure event, value)
         self._failures = 0  # handshakes failed during this request
 
@@ -102,11 +104,12 @@ class Client:
             sock = self._ctx.socket(zmq.REQ)
             sock.setsockopt(zmq.LINGER, 0)
             if self.keys is not None:
-                sock.curve_serverkey = self.keys.server_public
-                sock.curve_publickey = self.keys.public
-                sock.curve_secretkey = self.keys.secret
+                self.keys.apply(sock)
             self._monitor = sock.get_monitor_socket(
-                zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED | _HANDSHAKE_FAILED
+                zmq.EVENT_CONNECTED
+                | zmq.EVENT_HANDSHAKE_SUCCEEDED
+                | zmq.EVENT_DISCONNECTED
+                | _HANDSHAKE_FAILED
             )
             sock.connect(self.endpoint)
             self._sock = sock
@@ -116,7 +119,9 @@ class Client:
         while self._monitor is not None and self._monitor.poll(0):
             msg = recv_monitor_message(self._monitor)
             event = msg["event"]
-            if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+            if event == zmq.EVENT_CONNECTED:
+                self._reached = True
+            elif event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
                 self._connected = True
             elif event & _HANDSHAKE_FAILED:
                 # Keep the most telling failure: the engine's "no" beats a protocol error,
@@ -164,7 +169,7 @@ class Client:
         # untyped pure-Python fallback.
         payload = cast(bytes, msgpack.packb(message, use_bin_type=True))
         wait = self.timeout if timeout is None else timeout
-        self._connected = False
+        self._connected = self._reached = False
         self._refused = None
         self._failures = 0
         for _attempt in range(self.retries + 1):
@@ -183,23 +188,31 @@ class Client:
                         continue
                     return self._check(reply)
                 self._drain_monitor()
-                if self._refused is not None and (
-                    self._refused[0] != _NO_DETAIL or self._failures >= _CLOSED_HANDSHAKES
-                ):
+                if self._definitely_refused():
                     self._reset()  # a definite "no": retrying cannot help
                     raise self._auth_error()
             self._drain_monitor()
             self._reset()
-        if not self._connected and self._refused is not None:
+        # One connection closed mid-handshake may be an engine that died under us; a CURVE
+        # engine refusing closes every reconnect, so it takes a few to mean "refused".
+        if not self._connected and self._definitely_refused():
             raise self._auth_error()
-        if not self._connected:
+        # A stopped engine's kernel still accepts the TCP connection but nothing answers the
+        # ZeroMQ handshake: that is an engine not responding, not one that is not running.
+        if not self._connected and not self._reached:
             raise EngineNotRunning(
                 f"the Chromahint engine is not running at {self.endpoint} "
                 "(start it with 'chromahint serve')"
             )
+        attempts = self.retries + 1
         raise EngineTimeout(
-            f"the Chromahint engine at {self.endpoint} did not answer '{op}' within "
-            f"{wait:g} s ({self.retries + 1} attempts)"
+            f"the Chromahint engine at {self.endpoint} is not responding: it did not answer "
+            f"'{op}' within {wait:g} s ({attempts} attempt{'s' if attempts > 1 else ''})"
+        )
+
+    def _definitely_refused(self) -> bool:
+        return self._refused is not None and (
+            self._refused[0] != _NO_DETAIL or self._failures >= _CLOSED_HANDSHAKES
         )
 
     def _auth_error(self) -> EngineAuthError:

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import zmq
 from zmq.auth.certs import load_certificate
 
 SERVER_NAME = "server"  # server.key (public, for clients) and server.key_secret (stays)
@@ -38,6 +39,12 @@ class CurveKeys:
 
     def __repr__(self) -> str:  # never print a secret key into a log
         return f"CurveKeys(server_public={self.server_public!r}, public={self.public!r})"
+
+    def apply(self, sock: zmq.Socket) -> None:
+        """Make `sock` a CURVE client of the server (before it connects)."""
+        sock.curve_serverkey = self.server_public
+        sock.curve_publickey = self.public
+        sock.curve_secretkey = self.secret
 
     @classmethod
     def from_files(cls, server_key: str | os.PathLike, client_key: str | os.PathLike) -> CurveKeys:

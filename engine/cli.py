@@ -23,14 +23,26 @@ from chromahint_client.launcher import is_running, start_engine
 
 from . import __version__
 
+DEFAULT_BROKER_CLIENTS = "tcp://127.0.0.1:5570"
+DEFAULT_BROKER_ENGINES = "tcp://127.0.0.1:5571"
+
 # PIL mode -> protocol pixel format
 _PIL_FORMATS = {"L": "gray8", "I;16": "gray16", "RGB": "rgb8", "RGBA": "rgba8"}
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     from . import security
+    from .serving import BrokerLink, InsecureEndpoint, check_brokers
 
-    endpoints = args.endpoint or [P.default_endpoint()]
+    # With --broker only, the engine binds nothing of its own: the broker is its front door.
+    endpoints = args.endpoint or ([] if args.broker else [P.default_endpoint()])
+    broker_keys = key_pair(args.broker_server_key, args.broker_client_key, "--broker-")
+    brokers = [BrokerLink(ep, broker_keys) for ep in args.broker or []]
+    try:
+        check_brokers(brokers)
+    except InsecureEndpoint as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     keys = None
     remote = security.remote_endpoints(endpoints)
     # Checked before the models load: a refused endpoint fails at once.
@@ -42,7 +54,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             message = security.keys_needed_message(remote, keys_dir, str(e))
             print(f"error: {message}", file=sys.stderr)
             return 2
-    from .server import build_engine, serve
+    from .server import build_engine
+    from .serving import serve
 
     limits = P.Limits(
         max_pixels=args.max_pixels,
@@ -54,7 +67,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     # Measured here: on 2 vCPUs one thread beats two (51 vs 72 ms forward, 54 vs 104 ms
     # upsampling at 1024²); SMT siblings share one core's vector units.
     torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 2) // 2))
-    engine = build_engine(args.device, limits)
+    engine = build_engine(args.device, limits, args.memory_mb)
     log = logging.getLogger("chromahint.engine")
     log.info(
         "chromahint %s, protocol v1, device %s, %d CPU threads",
@@ -67,23 +80,51 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         log.info("model for %s: %s (%s, working size %d)", mode.value, m.name, kind, m.working_size)
     if keys is not None:
         log.info("CURVE server key %s (%s)", keys.public.decode(), keys.secret_file)
-    serve(engine, endpoints, keys=keys)
+    serve(engine, endpoints, keys=keys, brokers=brokers)
     return 0
 
 
-def client_keys(args: argparse.Namespace) -> CurveKeys | None:
-    """--server-key and --client-key (both or neither) as the client's CURVE keys."""
-    if not args.server_key and not args.client_key:
+def _cmd_broker(args: argparse.Namespace) -> int:
+    from . import security
+    from .broker import run_broker
+
+    frontends = args.clients or [DEFAULT_BROKER_CLIENTS]
+    backends = args.engines or [DEFAULT_BROKER_ENGINES]
+    keys = None
+    remote = security.remote_endpoints([*frontends, *backends])
+    if args.curve or remote:
+        keys_dir = args.keys or default_keys_dir()
+        try:
+            keys = security.load_server_keys(keys_dir)
+        except security.KeysError as e:
+            print(
+                f"error: {security.keys_needed_message(remote, keys_dir, str(e))}", file=sys.stderr
+            )
+            return 2
+    run_broker(frontends, backends, keys, 2 * args.max_message_bytes)
+    return 0
+
+
+def key_pair(
+    server_key: str | None, client_key: str | None, prefix: str = "--"
+) -> CurveKeys | None:
+    """A server public key file and a client key pair file (both or neither) as CURVE keys."""
+    if not server_key and not client_key:
         return None
-    if not (args.server_key and args.client_key):
+    if not (server_key and client_key):
         raise SystemExit(
-            "error: --server-key (the engine's server.key) and --client-key (your "
-            "NAME.key_secret) go together"
+            f"error: {prefix}server-key (the server's server.key) and {prefix}client-key "
+            "(your NAME.key_secret) go together"
         )
     try:
-        return CurveKeys.from_files(args.server_key, args.client_key)
+        return CurveKeys.from_files(server_key, client_key)
     except KeyFileError as e:
         raise SystemExit(f"error: {e}") from None
+
+
+def client_keys(args: argparse.Namespace) -> CurveKeys | None:
+    """--server-key and --client-key as the client's CURVE keys."""
+    return key_pair(args.server_key, args.client_key)
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -248,8 +289,47 @@ def build_parser() -> argparse.ArgumentParser:
         help="require CURVE authentication on every endpoint, loopback too (always on when "
         "an endpoint is not loopback or ipc://; see docs/security.md)",
     )
+    s.add_argument(
+        "--memory-mb",
+        type=int,
+        help="refuse requests that would take the engine past this much memory (default: "
+        "what the machine has free, and any ulimit -v)",
+    )
+    s.add_argument(
+        "--broker",
+        action="append",
+        metavar="ENDPOINT",
+        help="also serve the engines' end of this 'chromahint broker' (repeatable); with "
+        "--broker and no --endpoint the engine binds nothing itself",
+    )
+    s.add_argument("--broker-server-key", help="the broker's server.key, for a CURVE broker")
+    s.add_argument("--broker-client-key", help="this engine's NAME.key_secret for the broker")
     _keys_dir_option(s)
     s.set_defaults(func=_cmd_serve)
+
+    b = sub.add_parser(
+        "broker", help="one front door for several engines (a studio; docs/studio.md)"
+    )
+    b.add_argument(
+        "--clients",
+        action="append",
+        metavar="ENDPOINT",
+        help=f"bind for clients (repeatable; default {DEFAULT_BROKER_CLIENTS})",
+    )
+    b.add_argument(
+        "--engines",
+        action="append",
+        metavar="ENDPOINT",
+        help=f"bind for engines (repeatable; default {DEFAULT_BROKER_ENGINES})",
+    )
+    b.add_argument("--max-message-bytes", type=int, default=d.max_message_bytes)
+    b.add_argument(
+        "--curve",
+        action="store_true",
+        help="require CURVE on loopback too (always on for other addresses)",
+    )
+    _keys_dir_option(b)
+    b.set_defaults(func=_cmd_broker)
 
     i = sub.add_parser("info", help="print what a running engine reports")
     i.add_argument("--endpoint", default=P.default_endpoint())

@@ -1,38 +1,31 @@
-"""The resident engine: one ROUTER socket, one msgpack map per request and per reply.
+"""The engine's operations: one msgpack map per request in, one per reply out.
 
-Requests are served one at a time, in arrival order; the engine keeps no per-client
-state, so a client that reconnects after a restart simply asks again.
+The sockets and the serving loop are in serving.py. The engine keeps no per-client state, so
+a client that reconnects after a restart (or to another engine) simply asks again.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import signal
-import threading
-import time
 import traceback
-from collections.abc import Callable, Sequence
-from typing import Any, cast
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
 
 import msgpack
-import zmq
-from zmq.auth.thread import ThreadAuthenticator
 
 from chromahint_client import protocol as P
 from chromahint_client.protocol import ErrorCode, Mode, ProtocolError
 
-from . import __version__, lineart
+from . import __version__, lineart, memory
 from .imaging import Raster, decode
 from .models.base import Colorizer, LineartModel
 from .models.registry import Models, load_models
 from .pipeline import Timer, colorize, predict, swatches_at
-from .security import ServerKeys, allowed_keys, remote_endpoints
 from .suggest import suggest_points
 
 log = logging.getLogger("chromahint.engine")
-
-POLL_MS = 200  # how often the loop checks for a shutdown signal
 
 
 def pick_device(requested: str = "auto") -> str:
@@ -66,10 +59,13 @@ class Engine:
         models: Models,
         device: str,
         limits: P.Limits | None = None,
+        memory_mb: int | None = None,
     ) -> None:
         self.models = models
         self.device = device
         self.limits = limits or P.Limits()
+        self.memory_cap = None if memory_mb is None else memory_mb << 20
+        self.served: Counter[str] = Counter()  # answered requests per op, errors included
         self.ops: dict[P.Op, Callable] = {
             P.Op.INFO: self.op_info,
             P.Op.COLORIZE: self.op_colorize,
@@ -88,6 +84,7 @@ class Engine:
             ops=tuple(sorted(op.value for op in self.ops)),
             limits=self.limits,
             pid=os.getpid(),
+            served=dict(self.served),
         )
 
     def _model_infos(self) -> tuple[P.ModelInfo, ...]:
@@ -192,18 +189,45 @@ class Engine:
                 rid = req.get("id")
             rid, op = P.parse_envelope(req)
             request = P.parse_request(req, op, self.limits)
+            self.served[request.op.value] += 1
+            self.admit(request)
             return P.reply_map(self.ops[request.op](request), rid)
         except ProtocolError as e:
             return error_reply(rid, e.code, e.message)
         except MemoryError:
-            return error_reply(
-                rid, ErrorCode.TOO_LARGE, "the engine ran out of memory for this request"
-            )
+            return out_of_memory(rid)
+        except RuntimeError as e:
+            if "alloc" in str(e):  # torch's allocators: "can't allocate memory", "not enough"
+                return out_of_memory(rid)
+            log.error("internal error: %s", traceback.format_exc())
+            return error_reply(rid, ErrorCode.INTERNAL, f"internal engine error: {e}")
         except Exception as e:  # the engine keeps serving whatever a request does
             log.error("internal error: %s", traceback.format_exc())
             return error_reply(
                 rid, ErrorCode.INTERNAL, f"internal engine error: {type(e).__name__}: {e}"
             )
+
+    def admit(self, request: P.Request) -> None:
+        """Refuse, before any work, a request whose image cannot fit in the memory left."""
+        image = getattr(request, "image", None)
+        if image is None:
+            return
+        need = memory.request_bytes(image.width * image.height)
+        free, bound = memory.free_bytes(self.memory_cap)
+        if free is not None and need > free:
+            raise ProtocolError(
+                ErrorCode.TOO_LARGE,
+                f"a {image.width}x{image.height} image needs about {need >> 20} MiB to "
+                f"colorize; {bound} leaves {free >> 20} MiB (send a smaller image)",
+            )
+
+
+def out_of_memory(rid: Any) -> dict:
+    return error_reply(
+        rid,
+        ErrorCode.TOO_LARGE,
+        "the engine ran out of memory for this request (send a smaller image)",
+    )
 
 
 def error_reply(rid: Any, code: ErrorCode, message: str) -> dict:
@@ -219,143 +243,9 @@ def _safe_id(rid: Any) -> Any:
         return None
 
 
-def split_envelope(frames: list[bytes]) -> tuple[list[bytes], list[bytes]]:
-    """ROUTER frames -> (routing envelope incl. empty delimiter if any, body frames)."""
-    if len(frames) >= 2 and frames[1] == b"":
-        return frames[:2], frames[2:]
-    return frames[:1], frames[1:]
-
-
-class InsecureEndpoint(ValueError):
-    """An endpoint other machines can reach, asked for without CURVE keys."""
-
-
-def check_endpoints(endpoints: Sequence[str], keys: ServerKeys | None) -> None:
-    """Refuse, before anything is bound, to serve a non-loopback endpoint without CURVE."""
-    remote = remote_endpoints(endpoints)
-    if remote and keys is None:
-        raise InsecureEndpoint(
-            f"{', '.join(remote)} can be reached from other machines; the engine serves such "
-            "endpoints only with CURVE keys (make them with 'chromahint keys server' and "
-            "'chromahint keys client NAME'; see docs/security.md)"
-        )
-
-
-def start_authenticator(ctx: zmq.Context, keys: ServerKeys) -> ThreadAuthenticator:
-    """ZeroMQ's ZAP handler, accepting the CURVE client keys in the allow folder."""
-    auth = ThreadAuthenticator(ctx, log=logging.getLogger("chromahint.engine.auth"))
-    auth.start()
-    load_allowed(auth, keys)
-    return auth
-
-
-def load_allowed(auth: ThreadAuthenticator, keys: ServerKeys) -> None:
-    auth.configure_curve(domain="*", location=str(keys.allow_dir))
-    n = len(allowed_keys(keys.allow_dir))
-    if n:
-        log.info("CURVE: %d client key(s) allowed from %s", n, keys.allow_dir)
-    else:
-        log.warning(
-            "CURVE: no client keys in %s, so no client can connect "
-            "(add one with 'chromahint keys client NAME')",
-            keys.allow_dir,
-        )
-
-
-def make_socket(ctx: zmq.Context, engine: Engine, keys: ServerKeys | None) -> zmq.Socket:
-    sock = ctx.socket(zmq.ROUTER)
-    sock.setsockopt(zmq.LINGER, 0)
-    # Frames far beyond the limit are dropped by ZeroMQ itself; those just over it still
-    # arrive so the sender gets a readable error.
-    sock.setsockopt(zmq.MAXMSGSIZE, 2 * engine.limits.max_message_bytes)
-    if keys is not None:
-        # Set before binding: CURVE then applies to every endpoint of this socket, loopback
-        # and ipc:// included.
-        sock.curve_secretkey = keys.secret
-        sock.curve_publickey = keys.public
-        sock.curve_server = True
-    return sock
-
-
-def serve(
-    engine: Engine,
-    endpoints: Sequence[str],
-    stop: Callable[[], bool] | None = None,
-    keys: ServerKeys | None = None,
-) -> None:
-    """Serve on every endpoint until SIGINT/SIGTERM (or `stop()`). With `keys` the socket is
-    a CURVE server for all its endpoints and accepts only the client keys in the allow
-    folder (SIGHUP reloads it); without, only loopback and ipc:// endpoints are allowed."""
-    check_endpoints(endpoints, keys)
-    ctx = zmq.Context.instance()
-    auth = start_authenticator(ctx, keys) if keys is not None else None
-    sock = make_socket(ctx, engine, keys)
-    ipc_paths = []
-    try:
-        for ep in endpoints:
-            sock.bind(ep)
-            if ep.startswith("ipc://"):
-                ipc_paths.append(ep[len("ipc://") :])
-    except BaseException:
-        sock.close(0)
-        if auth is not None:
-            auth.stop()
-        raise
-    stopping = {"flag": False, "reload": False}
-
-    def on_signal(signum, _frame):
-        log.info("signal %s: shutting down", signal.Signals(signum).name)
-        stopping["flag"] = True
-
-    def on_hangup(_signum, _frame):
-        stopping["reload"] = True
-
-    old = {}
-    if threading.current_thread() is threading.main_thread():
-        old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-        if auth is not None and hasattr(signal, "SIGHUP"):
-            old[signal.SIGHUP] = signal.signal(signal.SIGHUP, on_hangup)
-    security = " (CURVE: clients need a key in the allow folder)" if keys is not None else ""
-    log.info("listening on %s%s", ", ".join(endpoints), security)
-    poller = zmq.Poller()
-    poller.register(sock, zmq.POLLIN)
-    try:
-        while not stopping["flag"] and not (stop and stop()):
-            if stopping["reload"] and auth is not None and keys is not None:
-                stopping["reload"] = False
-                log.info("SIGHUP: reloading %s", keys.allow_dir)
-                load_allowed(auth, keys)
-            if not poller.poll(POLL_MS):
-                continue
-            frames = sock.recv_multipart(copy=True)
-            envelope, body = split_envelope(frames)
-            t0 = time.perf_counter()
-            if len(body) != 1:
-                reply = error_reply(
-                    None, ErrorCode.BAD_REQUEST, f"a request is one frame; got {len(body)} frames"
-                )
-            else:
-                reply = engine.handle(body[0])
-            op_ms = (time.perf_counter() - t0) * 1e3
-            # packb returns bytes (pyright infers Optional from the pure-Python fallback).
-            packed = cast(bytes, msgpack.packb(reply, use_bin_type=True))
-            sock.send_multipart(envelope + [packed])
-            log.debug("reply ok=%s in %.1f ms", reply["ok"], op_ms)
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-        sock.close(0)
-        if auth is not None:
-            auth.stop()
-        for path in ipc_paths:
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
-        log.info("engine stopped")
-
-
-def build_engine(device: str = "auto", limits: P.Limits | None = None) -> Engine:
+def build_engine(
+    device: str = "auto", limits: P.Limits | None = None, memory_mb: int | None = None
+) -> Engine:
     dev = pick_device(device)
     models = load_models(dev)
-    return Engine(models, dev, limits)
+    return Engine(models, dev, limits, memory_mb)

@@ -6,7 +6,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,14 +50,21 @@ class EngineProcess:
 
 
 def launch_engine(
-    tmp: Path, *extra: str, endpoint: str | None = None, timeout: float = 120
+    tmp: Path,
+    *extra: str,
+    endpoint: str | None = None,
+    timeout: float = 120,
+    preexec_fn: Callable[[], None] | None = None,
 ) -> EngineProcess:
+    """A real engine process serving `endpoint`; `preexec_fn` runs in the child before the
+    engine starts (e.g. to set a resource limit)."""
     endpoint = endpoint or free_endpoint()
     log = tmp / f"engine-{time.monotonic_ns()}.log"
     proc = subprocess.Popen(
         [sys.executable, "-m", "chromahint", "serve", "--endpoint", endpoint, *extra],
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
+        preexec_fn=preexec_fn,
     )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

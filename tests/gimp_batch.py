@@ -9,7 +9,9 @@ Each step's failure is recorded, not raised, so one broken step does not hide th
 
 import json
 import os
+import signal
 import sys
+import threading
 import time
 import traceback
 
@@ -158,6 +160,14 @@ def run_step(step):
     if "select" in step:
         x, y, w, h = step["select"]
         image.select_rectangle(Gimp.ChannelOps.REPLACE, x, y, w, h)
+    # Signals for an engine (same pid namespace: the chroot is not a container), sent while the
+    # step's procedure runs: [[seconds, pid, "SIGSTOP"], ...]; those at 0 s before it starts.
+    for delay, pid, name in step.get("signals", []):
+        if delay <= 0:
+            os.kill(pid, getattr(signal, name))
+        else:
+            threading.Timer(delay, os.kill, (pid, getattr(signal, name))).start()
+    started = time.monotonic()
     if "proc" in step:
         pdb = Gimp.get_pdb()
         proc = pdb.lookup_procedure(step["proc"])
@@ -182,6 +192,9 @@ def run_step(step):
             out["value"] = second.get_name() if second is not None else None
         else:
             out["message"] = second
+        out["seconds"] = round(time.monotonic() - started, 2)
+    for pid, name in step.get("signals_after", []):
+        os.kill(pid, getattr(signal, name))
     if image is not None:
         out["layers"] = layer_tree(image)
         out["base"] = image.get_base_type().value_nick

@@ -3,13 +3,16 @@
 Runs in Krita's Python (the system python3), so: standard library, PyQt5 and krita only.
 The docker is driven through its own widgets (buttons clicked, check boxes toggled, combo
 items activated); hint strokes are painted with setPixelData, which is what a brush leaves
-on the layer. CHROMAHINT_SCENARIO picks "main" or "autostart".
+on the layer. CHROMAHINT_SCENARIO picks "main", "autostart" or "faults".
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
+import signal
 import struct
 import sys
 import threading
@@ -519,6 +522,20 @@ def settings_flow(ctx, s: Session):
     ctx.check("settings.recovered", ok, s.model.engine_text)
 
 
+def gui_ticker(gaps: list[float]) -> QTimer:
+    last = [time.monotonic()]
+
+    def tick() -> None:
+        now = time.monotonic()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    ticker = QTimer()
+    ticker.timeout.connect(tick)
+    ticker.start(20)
+    return ticker
+
+
 # -- engine start-up and cancel ---------------------------------------------------------------
 def autostart(ctx):
     """Nothing answers at the configured endpoint: the first run starts the engine."""
@@ -541,16 +558,7 @@ def autostart(ctx):
     paint_blob(doc.nodeByName("Hints"), BLOB_A, "U8")
     # The GUI must stay responsive while the engine starts and works: measure timer gaps.
     gaps: list[float] = []
-    last = [time.monotonic()]
-
-    def tick() -> None:
-        now = time.monotonic()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    ticker = QTimer()
-    ticker.timeout.connect(tick)
-    ticker.start(20)
+    ticker = gui_ticker(gaps)
     panel.colorize_button.click()
     yield wait_idle(model, rec, 1)
     ticker.stop()
@@ -586,6 +594,69 @@ def autostart(ctx):
     ctx.results["engine_text"] = model.engine_text
 
 
+# -- an engine that hangs or dies mid-request ------------------------------------------------
+def layer_state(doc) -> list[tuple[str, str]]:
+    """Every layer's name and a digest of its pixels, bottom first."""
+    return [
+        (n.name(), hashlib.sha256(bytes(n.pixelData(0, 0, W, H))).hexdigest()[:16])
+        for n in doc.rootNode().childNodes()
+    ]
+
+
+def failed_run(ctx, s: Session, doc, prefix: str, signals: list[tuple[float, int]]):
+    """Colorize while the engine gets `signals` ((seconds, signal); 0 s: before the click):
+    an error message, layers exactly as before, the GUI responsive throughout."""
+    before = layer_state(doc)
+    pid = int(os.environ["CHROMAHINT_ENGINE_PID"])
+    for delay, sig in signals:
+        if delay <= 0:
+            os.kill(pid, sig)
+        else:
+            QTimer.singleShot(int(delay * 1000), lambda sig=sig: os.kill(pid, sig))
+    gaps: list[float] = []
+    ticker = gui_ticker(gaps)
+    count = len(s.rec.messages)
+    t0 = time.monotonic()
+    s.panel.colorize_button.click()
+    yield wait_message(s.model, s.rec, count + 1)
+    elapsed = time.monotonic() - t0
+    ticker.stop()
+    level, text = s.rec.last_message()
+    ctx.results[f"{prefix}.seconds"] = round(elapsed, 2)
+    ctx.check(f"{prefix}.error_shown", level == "error" and "not respond" in text, [level, text])
+    # The status check's 2 s, then the request's 3 s timeout, and some slack.
+    ctx.check(f"{prefix}.within_timeout", elapsed < 2 + 3 + 3, elapsed)
+    ctx.check(f"{prefix}.layers_unchanged", layer_state(doc) == before, [before, layer_state(doc)])
+    ctx.check(f"{prefix}.gui_responsive", bool(gaps) and max(gaps) < 0.5, max(gaps or [0]))
+
+
+def faults(ctx):
+    docker = find_docker(Krita.instance())
+    if docker is None:
+        ctx.check("docker_loaded", False)
+        return
+    s = Session(ctx, docker)
+    ctx.timeout_s = 150
+    path = os.path.join(s.model.folder, "chromahint.json")
+    with open(path, encoding="utf-8") as f:
+        settings = json.load(f)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump({**settings, "timeout": 3}, f)
+    s.panel.engine_button.click()
+    yield within(lambda: s.model.engine_state == "ready", 20)
+    doc = yield from prepared(s, "faults", "U8")
+    pid = int(os.environ["CHROMAHINT_ENGINE_PID"])
+    try:
+        yield from failed_run(ctx, s, doc, "hung", [(0, signal.SIGSTOP)])
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    yield from s.colorize()
+    ctx.check("resumed.colorized", doc.nodeByName("Colorized") is not None, names(doc))
+    # Stopped first so the request is surely in flight, then killed under it.
+    yield from failed_run(ctx, s, doc, "killed", [(0, signal.SIGSTOP), (3.5, signal.SIGKILL)])
+    ctx.check("killed.offline", s.model.engine_state == "offline", s.model.engine_text)
+
+
 def steps(ctx):
     name = os.environ.get("CHROMAHINT_SCENARIO", "main")
-    yield from {"main": main, "autostart": autostart}[name](ctx)
+    yield from {"main": main, "autostart": autostart, "faults": faults}[name](ctx)

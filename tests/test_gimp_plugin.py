@@ -1135,7 +1135,8 @@ def test_engine_not_running_and_timeout_give_clear_errors(gimp, engine, tmp_path
     assert dead in dead_step["message"] and "chromahint.json" in dead_step["message"]
     assert dead_step["layers"] == ["Hints", "Photo"]
     assert timeout_step.get("status") == "execution-error", timeout_step
-    assert "did not answer 'colorize' within 0.05 s" in timeout_step["message"]
+    assert "is not responding" in timeout_step["message"]
+    assert "'colorize' within 0.05 s" in timeout_step["message"]
     assert timeout_step["layers"] == ["Hints", "Photo"]
     no_zmq = report["steps"]["no-zmq"]
     assert no_zmq.get("status") == "execution-error", no_zmq
@@ -1145,6 +1146,74 @@ def test_engine_not_running_and_timeout_give_clear_errors(gimp, engine, tmp_path
     assert bad.get("status") == "execution-error", bad
     assert "'timeout'" in bad["message"] and "chromahint.json" in bad["message"]
     assert bad["layers"] == ["Hints", "Photo"]
+    assert "Traceback" not in run.stderr, run.describe()
+
+
+@pytest.mark.gimp
+def test_engine_hanging_or_dying_mid_request_leaves_the_image_as_it_was(gimp, tmp_path):
+    """A hung engine (SIGSTOP) and one killed (SIGKILL) while the plug-in waits: a clear
+    error within the configured timeout, and every layer exactly as before: none lost,
+    none half-written, none added. In between, the resumed engine colorizes as usual."""
+    e = launch_engine(tmp_path)
+    try:
+        prepare(gimp, tmp_path, e.endpoint, engine_command="false")
+        w, h = 96, 64
+        (tmp_path / "photo.raw").write_bytes(to8(bands(w, h, w // 2)))
+        (tmp_path / "hints.raw").write_bytes(hint_layer(w, h, [(24, 32, 6, HINT_A)]).tobytes())
+        layers = [
+            layer_spec("Photo", "RGB_IMAGE", w, h, "R'G'B' u8", "photo.raw"),
+            layer_spec("Hints", "RGBA_IMAGE", w, h, "R'G'B'A u8", "hints.raw"),
+        ]
+        image = {"width": w, "height": h, "base": "RGB", "precision": "U8_NON_LINEAR"}
+        dumps = [["Photo", "R'G'B' u8"], ["Hints", "R'G'B'A u8"]]
+        pid = e.proc.pid
+
+        def step(step_id: str, **extra) -> dict:
+            return {
+                "id": step_id,
+                "image": "small",
+                "proc": "chromahint-colorize",
+                "drawables": ["Hints"],
+                "dump_before": dumps,
+                "dump_after": dumps,
+                **extra,
+            }
+
+        spec = {
+            "images": {"small": {**image, "layers": layers}},
+            "steps": [
+                step(
+                    "hung",
+                    settings={"endpoint": e.endpoint, "timeout": 3},
+                    signals=[[0, pid, "SIGSTOP"]],
+                    signals_after=[[pid, "SIGCONT"]],
+                ),
+                step("resumed"),
+                # Stopped first so the request is surely in flight, then killed under it.
+                step("killed", signals=[[0, pid, "SIGSTOP"], [3.5, pid, "SIGKILL"]]),
+            ],
+        }
+        run, report = gimp.run_spec(tmp_path, spec, timeout=180)
+    finally:
+        e.stop()
+    assert report is not None and report["setup_error"] is None, run.describe()
+    hung, resumed, killed = (report["steps"][k] for k in ("hung", "resumed", "killed"))
+    assert hung.get("status") == "execution-error", hung
+    assert "is not responding" in hung["message"] and e.endpoint in hung["message"]
+    # The status check's 2 s, then the request's 3 s, plus the plug-in's own start.
+    assert hung["seconds"] < 2 + 3 + 4, hung["seconds"]
+    assert hung["layers"] == ["Hints", "Photo"]
+    assert resumed.get("status") == "success", resumed
+    assert resumed["layers"][0] == "Hints" and resumed["layers"][1].startswith("Colorized")
+    assert killed.get("status") == "execution-error", killed
+    assert "not responding" in killed["message"] or "not available" in killed["message"]
+    assert killed["layers"] == resumed["layers"]
+    for out in (hung, resumed, killed):
+        for name, _babl in dumps:
+            before, after = out["before"][name], out["after"][name]
+            assert (tmp_path / before["file"]).read_bytes() == (
+                tmp_path / after["file"]
+            ).read_bytes(), name
     assert "Traceback" not in run.stderr, run.describe()
 
 

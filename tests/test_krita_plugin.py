@@ -478,6 +478,29 @@ def test_engine_starts_on_first_use_and_cancel_drops_the_reply(tmp_path):
     assert run.checks.get("engine_started_and_colorized", {}).get("ok")
 
 
+@pytest.mark.krita
+@needs_krita
+def test_engine_hanging_or_dying_mid_request_keeps_every_layer(tmp_path):
+    """SIGSTOP, then SIGKILL, of the engine while the docker waits on it: an error message
+    within the timeout, the layers exactly as they were, and a responsive GUI."""
+    engine = launch_engine(tmp_path)
+    try:
+        run = run_scenario(
+            SCENARIOS,
+            tmp_path,
+            engine.endpoint,
+            timeout=200,
+            env={"CHROMAHINT_SCENARIO": "faults", "CHROMAHINT_ENGINE_PID": str(engine.proc.pid)},
+        )
+    finally:
+        engine.stop()
+    _report("faults", run)
+    for name in ("hung", "killed"):
+        for check in ("error_shown", "within_timeout", "layers_unchanged", "gui_responsive"):
+            assert run.checks.get(f"{name}.{check}", {}).get("ok"), (name, check)
+    assert run.checks.get("resumed.colorized", {}).get("ok")
+
+
 def _stop_engine_at(endpoint: str) -> None:
     """The engine the plug-in started outlives Krita (by design); stop it here."""
     info = is_running(endpoint)

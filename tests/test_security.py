@@ -27,7 +27,7 @@ from chromahint.security import (
     create_server_keys,
     revoke,
 )
-from chromahint.server import InsecureEndpoint, check_endpoints
+from chromahint.serving import InsecureEndpoint, check_endpoints
 from chromahint_client import (
     Client,
     CurveKeys,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import core
@@ -84,6 +84,9 @@ class InfoReply:
     ops: tuple[str, ...]
     limits: Limits
     pid: int
+    # Requests this engine process answered, per op (errors included): in a studio, how the
+    # load spread over the engines.
+    served: dict[str, int] = field(default_factory=dict)
 
     def to_map(self) -> dict:
         return {
@@ -94,6 +97,7 @@ class InfoReply:
             "ops": list(self.ops),
             "limits": self.limits.to_map(),
             "pid": self.pid,
+            "served": dict(self.served),
         }
 
     @classmethod
@@ -106,6 +110,7 @@ class InfoReply:
             tuple(str(o) for o in core.list_field(m.get("ops") or [], "ops")),
             Limits.from_map(m.get("limits")),
             int(m.get("pid", 0)),
+            {str(k): int(v) for k, v in core.map_field(m.get("served") or {}, "served").items()},
         )
 
     def model(self, mode: Mode) -> ModelInfo | None:

@@ -1,0 +1,225 @@
+"""The engine's sockets and serving loop.
+
+One ROUTER socket binds the engine's own endpoints. With `serve --broker ENDPOINT` another
+ROUTER connects to each broker's back end (`chromahint broker`, docs/studio.md): the broker's
+DEALER deals requests out to the engines connected to it, and the routing envelope (the
+broker's identity, then the client's) comes back with the reply. Requests are served one at
+a time, in arrival order, whichever socket they came on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import cast
+
+import msgpack
+import zmq
+from zmq.auth.thread import ThreadAuthenticator
+
+from chromahint_client.curve import CurveKeys
+from chromahint_client.protocol import ErrorCode
+
+from .security import ServerKeys, allowed_keys, remote_endpoints
+from .server import Engine, error_reply
+
+log = logging.getLogger("chromahint.engine")
+
+POLL_MS = 200  # how often the loop checks for a shutdown signal
+# ZMTP heartbeats on broker links: a broker (or an engine) that vanished without closing its
+# connection, a machine switched off, is noticed within HEARTBEAT_TIMEOUT_MS.
+HEARTBEAT_IVL_MS = 2_000
+HEARTBEAT_TIMEOUT_MS = 6_000
+
+
+@dataclass(frozen=True)
+class BrokerLink:
+    """A broker's back end this engine connects to, with the CURVE keys the broker wants
+    (its server.key and this engine's client pair) when it is not on this machine."""
+
+    endpoint: str
+    keys: CurveKeys | None = None
+
+
+def split_envelope(frames: list[bytes]) -> tuple[list[bytes], list[bytes]]:
+    """ROUTER frames -> (routing envelope up to and including the empty delimiter, body
+    frames). A broker adds its own identity in front of the client's, and identities are
+    never empty, so the first empty frame ends the envelope; a DEALER talking straight to
+    the engine may leave the delimiter out, and then its identity alone is the envelope."""
+    try:
+        end = frames.index(b"", 1) + 1
+    except ValueError:
+        end = 1
+    return frames[:end], frames[end:]
+
+
+class InsecureEndpoint(ValueError):
+    """An endpoint other machines can reach, asked for without CURVE keys."""
+
+
+def check_endpoints(endpoints: Sequence[str], keys: ServerKeys | None) -> None:
+    """Refuse, before anything is bound, to serve a non-loopback endpoint without CURVE."""
+    remote = remote_endpoints(endpoints)
+    if remote and keys is None:
+        raise InsecureEndpoint(
+            f"{', '.join(remote)} can be reached from other machines; the engine serves such "
+            "endpoints only with CURVE keys (make them with 'chromahint keys server' and "
+            "'chromahint keys client NAME'; see docs/security.md)"
+        )
+
+
+def check_brokers(brokers: Sequence[BrokerLink]) -> None:
+    """A broker on another machine is reached only with CURVE, as the broker requires."""
+    remote = [b.endpoint for b in brokers if b.keys is None and remote_endpoints([b.endpoint])]
+    if remote:
+        raise InsecureEndpoint(
+            f"the broker at {', '.join(remote)} is on another machine; connect to it with "
+            "CURVE keys (--broker-server-key, --broker-client-key; see docs/studio.md)"
+        )
+
+
+def start_authenticator(ctx: zmq.Context, keys: ServerKeys) -> ThreadAuthenticator:
+    """ZeroMQ's ZAP handler, accepting the CURVE client keys in the allow folder."""
+    auth = ThreadAuthenticator(ctx, log=logging.getLogger("chromahint.engine.auth"))
+    auth.start()
+    load_allowed(auth, keys)
+    return auth
+
+
+def load_allowed(auth: ThreadAuthenticator, keys: ServerKeys) -> None:
+    auth.configure_curve(domain="*", location=str(keys.allow_dir))
+    n = len(allowed_keys(keys.allow_dir))
+    if n:
+        log.info("CURVE: %d client key(s) allowed from %s", n, keys.allow_dir)
+    else:
+        log.warning(
+            "CURVE: no client keys in %s, so no client can connect "
+            "(add one with 'chromahint keys client NAME')",
+            keys.allow_dir,
+        )
+
+
+def make_socket(ctx: zmq.Context, engine: Engine, keys: ServerKeys | None) -> zmq.Socket:
+    sock = ctx.socket(zmq.ROUTER)
+    sock.setsockopt(zmq.LINGER, 0)
+    # Frames far beyond the limit are dropped by ZeroMQ itself; those just over it still
+    # arrive so the sender gets a readable error.
+    sock.setsockopt(zmq.MAXMSGSIZE, 2 * engine.limits.max_message_bytes)
+    if keys is not None:
+        # Set before binding: CURVE then applies to every endpoint of this socket, loopback
+        # and ipc:// included.
+        sock.curve_secretkey = keys.secret
+        sock.curve_publickey = keys.public
+        sock.curve_server = True
+    return sock
+
+
+def broker_socket(ctx: zmq.Context, engine: Engine, link: BrokerLink) -> zmq.Socket:
+    """A ROUTER connected to one broker's back end, as that broker's CURVE client when keyed."""
+    sock = ctx.socket(zmq.ROUTER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.MAXMSGSIZE, 2 * engine.limits.max_message_bytes)
+    sock.setsockopt(zmq.HEARTBEAT_IVL, HEARTBEAT_IVL_MS)
+    sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS)
+    if link.keys is not None:
+        link.keys.apply(sock)
+    sock.connect(link.endpoint)
+    return sock
+
+
+def answer(engine: Engine, sock: zmq.Socket) -> None:
+    frames = sock.recv_multipart(copy=True)
+    envelope, body = split_envelope(frames)
+    t0 = time.perf_counter()
+    if len(body) != 1:
+        reply = error_reply(
+            None, ErrorCode.BAD_REQUEST, f"a request is one frame; got {len(body)} frames"
+        )
+    else:
+        reply = engine.handle(body[0])
+    op_ms = (time.perf_counter() - t0) * 1e3
+    # packb returns bytes (pyright infers Optional from the pure-Python fallback).
+    packed = cast(bytes, msgpack.packb(reply, use_bin_type=True))
+    sock.send_multipart(envelope + [packed])
+    log.debug("reply ok=%s in %.1f ms", reply["ok"], op_ms)
+
+
+def serve(
+    engine: Engine,
+    endpoints: Sequence[str],
+    stop: Callable[[], bool] | None = None,
+    keys: ServerKeys | None = None,
+    brokers: Sequence[BrokerLink] = (),
+) -> None:
+    """Serve on every endpoint, and for every broker, until SIGINT/SIGTERM (or `stop()`).
+    With `keys` the bound socket is a CURVE server for all its endpoints and accepts only the
+    client keys in the allow folder (SIGHUP reloads it); without, only loopback and ipc://
+    endpoints are allowed."""
+    check_endpoints(endpoints, keys)
+    check_brokers(brokers)
+    ctx = zmq.Context.instance()
+    auth = start_authenticator(ctx, keys) if keys is not None else None
+    sockets: list[zmq.Socket] = []
+    ipc_paths = []
+    try:
+        if endpoints:
+            sockets.append(make_socket(ctx, engine, keys))
+        for ep in endpoints:
+            sockets[0].bind(ep)
+            if ep.startswith("ipc://"):
+                ipc_paths.append(ep[len("ipc://") :])
+        sockets.extend(broker_socket(ctx, engine, link) for link in brokers)
+    except BaseException:
+        for sock in sockets:
+            sock.close(0)
+        if auth is not None:
+            auth.stop()
+        raise
+    stopping = {"flag": False, "reload": False}
+
+    def on_signal(signum, _frame):
+        log.info("signal %s: shutting down", signal.Signals(signum).name)
+        stopping["flag"] = True
+
+    def on_hangup(_signum, _frame):
+        stopping["reload"] = True
+
+    old = {}
+    if threading.current_thread() is threading.main_thread():
+        old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        if auth is not None and hasattr(signal, "SIGHUP"):
+            old[signal.SIGHUP] = signal.signal(signal.SIGHUP, on_hangup)
+    security = " (CURVE: clients need a key in the allow folder)" if keys is not None else ""
+    if endpoints:
+        log.info("listening on %s%s", ", ".join(endpoints), security)
+    for link in brokers:
+        log.info("serving broker %s%s", link.endpoint, " (CURVE)" if link.keys else "")
+    poller = zmq.Poller()
+    for sock in sockets:
+        poller.register(sock, zmq.POLLIN)
+    try:
+        while not stopping["flag"] and not (stop and stop()):
+            if stopping["reload"] and auth is not None and keys is not None:
+                stopping["reload"] = False
+                log.info("SIGHUP: reloading %s", keys.allow_dir)
+                load_allowed(auth, keys)
+            for sock, _event in poller.poll(POLL_MS):
+                answer(engine, sock)
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+        for sock in sockets:
+            sock.close(0)
+        if auth is not None:
+            auth.stop()
+        for path in ipc_paths:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        log.info("engine stopped")
