@@ -1,14 +1,25 @@
 """Reliable request-reply to the engine: the ZeroMQ guide's "Lazy Pirate" pattern.
 
-Send on a REQ socket and wait with a timeout; on timeout close the socket (a REQ socket
-that missed its reply is stuck), reconnect and send again, a bounded number of times.
-With `keys`, every socket it opens (each reconnect too) is a CURVE client of the engine.
+Send on a DEALER socket (with the empty delimiter frame, as REQ would) and wait with a
+timeout; on timeout close the socket, reconnect and send again, a bounded number of times.
+DEALER rather than REQ because a request that asks for progress gets several messages
+before its reply; replies to earlier attempts are told apart by their id. Ids are unique
+across processes (a random token and a count), so a `cancel` from any client names one
+request. With `keys`, every socket it opens is a CURVE client of the engine.
+
+Images are sent once: the engine names each image it receives by a content hash
+(`image_id` in replies); a later request whose image has a known id sends only the id, and
+when the engine answers `unknown_image` (evicted, restarted) the client sends the image.
 """
 
 from __future__ import annotations
 
 import itertools
+import secrets
+import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any, cast
 
 import msgpack
@@ -32,6 +43,39 @@ _RANK: dict[int, int] = {
 }
 
 
+_TOKEN = secrets.token_hex(4)
+_COUNT = itertools.count(1)
+KNOWN_IMAGES = 16  # image ids remembered per endpoint
+BY_ID_MIN_BYTES = 1 << 18  # smaller images are sent as they are: hashing costs more
+_known: dict[str, OrderedDict[str, None]] = {}
+_known_lock = threading.Lock()
+Progress = Callable[[float, str], None]
+
+
+def new_request_id() -> str:
+    """An id no other request of any client uses (for `cancel`)."""
+    return f"{_TOKEN}-{next(_COUNT)}"
+
+
+def _remember(endpoint: str, image_id: str) -> None:
+    with _known_lock:
+        ids = _known.setdefault(endpoint, OrderedDict())
+        ids[image_id] = None
+        ids.move_to_end(image_id)
+        while len(ids) > KNOWN_IMAGES:
+            ids.popitem(last=False)
+
+
+def _forget(endpoint: str, image_id: str) -> None:
+    with _known_lock:
+        _known.get(endpoint, OrderedDict()).pop(image_id, None)
+
+
+def _is_known(endpoint: str, image_id: str) -> bool:
+    with _known_lock:
+        return image_id in _known.get(endpoint, ())
+
+
 class EngineError(Exception):
     """Base class: something kept the engine from answering a request."""
 
@@ -49,13 +93,14 @@ class EngineReplyError(EngineError):
     """The engine answered with an error reply; `code` is machine-readable (an ErrorCode when
     this client knows it), str() is for people."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, retry_after_ms: int | None = None) -> None:
         super().__init__(message)
         try:
             self.code: P.ErrorCode | str = P.ErrorCode(code)
         except ValueError:
             self.code = code
         self.message = message
+        self.retry_after_ms = retry_after_ms  # with `busy`: when to try again
 
     @property
     def unsupported(self) -> bool:
@@ -83,13 +128,18 @@ class Client:
         retries: int = 2,
         context: zmq.Context | None = None,
         keys: CurveKeys | None = None,
+        progress: Progress | None = None,
     ) -> None:
+        """`progress`: called for the progress messages of every typed request (unless a
+        call gives its own); `current_request_id` is the id of the request in flight, for
+        a `cancel` sent from another thread."""
         self.endpoint = endpoint or P.default_endpoint()
+        self.progress = progress
+        self.current_request_id: str | None = None
         self.timeout = timeout
         self.retries = retries
         self.keys = keys
         self._ctx = context or zmq.Context.instance()
-        self._ids = itertools.count(1)
         self._sock: zmq.Socket | None = None
         self._monitor: zmq.Socket | None = None
         self._connected = False
@@ -101,7 +151,7 @@ class Client:
     def _open(self) -> zmq.Socket:
         sock = self._sock
         if sock is None:
-            sock = self._ctx.socket(zmq.REQ)
+            sock = self._ctx.socket(zmq.DEALER)
             sock.setsockopt(zmq.LINGER, 0)
             if self.keys is not None:
                 self.keys.apply(sock)
@@ -152,19 +202,69 @@ class Client:
     def request(self, op: str, timeout: float | None = None, **fields: Any) -> dict:
         """Send one request map by op name and return the raw reply map (for probing and
         tests; callers use the typed methods below). Raises an EngineError subclass."""
-        rid = next(self._ids)
+        rid = new_request_id()
         return self._send({"v": P.VERSION, "op": op, "id": rid, **fields}, op, rid, timeout)
 
-    def call(self, request: P.Request, timeout: float | None = None) -> Any:
-        """Send a typed request and return its typed reply (see protocol.REPLIES)."""
-        rid = next(self._ids)
-        reply = self._send(P.request_map(request, rid), request.op.value, rid, timeout)
+    def call(
+        self,
+        request: P.Request,
+        timeout: float | None = None,
+        progress: Progress | None = None,
+        request_id: str | None = None,
+    ) -> Any:
+        """Send a typed request and return its typed reply (see protocol.REPLIES).
+
+        `progress(done, stage)` is called for each progress message the engine sends
+        (done in 0-1); `timeout` then bounds the silence between messages, not the whole
+        request. `request_id` (from new_request_id()) is what `cancel` names."""
+        rid = request_id or new_request_id()
+        self.current_request_id = rid
+        progress = progress or self.progress
+        message = P.request_map(request, rid)
+        if progress is not None:
+            message["progress"] = True
+        image = getattr(request, "image", None)
+        ref = None
+        if isinstance(image, P.Image) and len(image.data) >= BY_ID_MIN_BYTES:
+            ref = P.image_id(image)
+            if _is_known(self.endpoint, ref):
+                by_id = {k: v for k, v in message.items() if k != "image"}
+                try:
+                    reply = self._send(
+                        {**by_id, "image_id": ref}, request.op.value, rid, timeout, progress
+                    )
+                except EngineReplyError as e:
+                    if e.code != P.ErrorCode.UNKNOWN_IMAGE:
+                        raise
+                    _forget(self.endpoint, ref)  # evicted or restarted: send the image
+                else:
+                    return self._typed(request, reply)
+        reply = self._send(message, request.op.value, rid, timeout, progress)
+        if ref is not None and reply.get("image_id") == ref:
+            _remember(self.endpoint, ref)
+        return self._typed(request, reply)
+
+    @staticmethod
+    def _typed(request: P.Request, reply: dict) -> Any:
         try:
             return P.REPLIES[request.op].from_map(reply)
         except (P.ProtocolError, TypeError, ValueError) as e:
             raise BadReply(f"the engine's '{request.op.value}' reply is not usable: {e}") from None
 
-    def _send(self, message: dict, op: str, rid: int, timeout: float | None) -> dict:
+    def cancel(self, request_id: str, timeout: float | None = None) -> bool:
+        """Ask the engine to stop request `request_id` (sent by any client); True when it
+        was queued or running. That request's caller then gets a `cancelled` error."""
+        reply = self.call(P.CancelRequest(request_id), timeout)
+        return bool(reply.cancelled)
+
+    def _send(
+        self,
+        message: dict,
+        op: str,
+        rid: Any,
+        timeout: float | None,
+        progress: Progress | None = None,
+    ) -> dict:
         # packb always returns bytes (its Packer resets); pyright infers Optional from the
         # untyped pure-Python fallback.
         payload = cast(bytes, msgpack.packb(message, use_bin_type=True))
@@ -174,17 +274,27 @@ class Client:
         self._failures = 0
         for _attempt in range(self.retries + 1):
             sock = self._open()
-            sock.send(payload, copy=False)
+            sock.send_multipart([b"", payload], copy=False)
             deadline = time.monotonic() + wait
             while True:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
                 if sock.poll(int(min(left, 0.1) * 1000), zmq.POLLIN):
-                    reply = msgpack.unpackb(sock.recv(), raw=False, strict_map_key=False)
-                    # REQ is lockstep, so this is our reply; an error about a frame the
-                    # engine could not read (too large, not msgpack) carries no id.
+                    frames = sock.recv_multipart()
+                    reply = msgpack.unpackb(frames[-1], raw=False, strict_map_key=False)
+                    if not isinstance(reply, dict):
+                        continue
+                    # One request is in flight per socket, so an error about a frame the
+                    # engine could not read (too large, not msgpack), which has no id,
+                    # is about this one; other ids are late replies to earlier attempts.
                     if reply.get("id") not in (rid, None):
+                        continue
+                    if "ok" not in reply and isinstance(reply.get("progress"), dict):
+                        deadline = time.monotonic() + wait  # alive: the timeout restarts
+                        if progress is not None:
+                            done = reply["progress"].get("done", 0.0)
+                            progress(float(done), str(reply["progress"].get("stage", "")))
                         continue
                     return self._check(reply)
                 self._drain_monitor()
@@ -258,7 +368,12 @@ class Client:
         if reply.get("ok"):
             return reply
         err = reply.get("error") or {}
-        raise EngineReplyError(str(err.get("code", "unknown")), str(err.get("message", reply)))
+        retry = err.get("retry_after_ms")
+        raise EngineReplyError(
+            str(err.get("code", "unknown")),
+            str(err.get("message", reply)),
+            retry if isinstance(retry, int) else None,
+        )
 
     def info(self, timeout: float | None = None) -> P.InfoReply:
         return self.call(P.InfoRequest(), timeout)

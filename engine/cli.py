@@ -22,6 +22,7 @@ from chromahint_client.hints import Hints, extract
 from chromahint_client.launcher import is_running, start_engine
 
 from . import __version__
+from .jobs import DEFAULT_WORKERS
 
 DEFAULT_BROKER_CLIENTS = "tcp://127.0.0.1:5570"
 DEFAULT_BROKER_ENGINES = "tcp://127.0.0.1:5571"
@@ -61,6 +62,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         max_pixels=args.max_pixels,
         max_points=args.max_points,
         max_message_bytes=args.max_message_bytes,
+        cache_mb=args.cache_mb,
     )
     import torch
 
@@ -80,7 +82,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         log.info("model for %s: %s (%s, working size %d)", mode.value, m.name, kind, m.working_size)
     if keys is not None:
         log.info("CURVE server key %s (%s)", keys.public.decode(), keys.secret_file)
-    serve(engine, endpoints, keys=keys, brokers=brokers)
+    serve(engine, endpoints, keys=keys, brokers=brokers, workers=args.workers)
     return 0
 
 
@@ -283,6 +285,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-pixels", type=int, default=d.max_pixels)
     s.add_argument("--max-points", type=int, default=d.max_points)
     s.add_argument("--max-message-bytes", type=int, default=d.max_message_bytes)
+    s.add_argument(
+        "--cache-mb",
+        type=int,
+        default=d.cache_mb,
+        help="memory for images kept by id and what was derived from them (0: none)",
+    )
+    s.add_argument(
+        "--workers",
+        type=int,
+        default=DEFAULT_WORKERS,
+        help="threads serving requests; with 2 or more, one serves small (interactive) "
+        "requests only, so they never wait behind a big job",
+    )
     s.add_argument(
         "--curve",
         action="store_true",

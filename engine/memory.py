@@ -86,7 +86,12 @@ def _reclaimable(stat: Path) -> int:
 
 
 def free_bytes(cap_bytes: int | None, in_use: int = 0) -> tuple[int | None, str]:
-    """(bytes a request may still use, what bounds it) — None when nothing is known."""
+    """(bytes a request may use now, what bounds it); None when nothing is known.
+
+    `in_use`: what requests already admitted reserved. It is taken off every bound, also
+    the measured ones, which may already show part of it: conservative, so two large
+    requests can never both start when only one fits.
+    """
     bounds: list[tuple[int, str]] = []
     if (left := address_space_left()) is not None:
         bounds.append((left, "the engine's address-space limit (ulimit -v)"))
@@ -95,11 +100,11 @@ def free_bytes(cap_bytes: int | None, in_use: int = 0) -> tuple[int | None, str]
     if (avail := _meminfo_kib("MemAvailable")) is not None:
         bounds.append((avail * 1024, "the memory this machine has free"))
     if cap_bytes is not None:
-        bounds.append((max(0, cap_bytes - in_use), "the engine's --memory-mb"))
+        bounds.append((cap_bytes, "the engine's --memory-mb"))
     if not bounds:
         return None, ""
     free, why = min(bounds)
-    return max(0, free - RESERVE), why
+    return max(0, free - RESERVE - in_use), why
 
 
 def request_bytes(pixels: int) -> int:

@@ -7,15 +7,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 from PIL import Image
 
 from chromahint_client.protocol import GlobalHints, Point, Swatch
 
 from .color import rgb_to_lab
-from .imaging import Raster, alpha8, luminance, strip_rows
+from .imaging import Raster, alpha8, luminance
+from .jobs import Job
 from .models.base import Colorizer, Hint, Prediction
-from .upsample import LayerRenderer, lab_to_srgb8
+from .render import render_rgba8
+from .upsample import lab_to_srgb8
 
 MIN_WORKING_SIDE = 16
 SWATCH_MIN_DISTANCE = 12.0  # ab units: closer candidates count as the same colour
@@ -37,7 +38,7 @@ class Prepared:
 
 @dataclass
 class Result:
-    layer: bytes  # rgba8
+    layer: bytes | memoryview  # rgba8
     swatches: list[list[Swatch]]
     timing_ms: dict[str, float] = field(default_factory=dict)
 
@@ -164,30 +165,25 @@ def predict(
     global_hints: GlobalHints | None,
     timer: Timer,
     with_probs: bool = True,
+    job: Job | None = None,
 ) -> Prepared:
-    L_full, Y_full = luminance(raster)
+    """With a cached image (`job.derive`), the lightness planes and the model's encoder
+    features come from the cache after the first request: a hint change runs only the
+    hint-dependent part."""
+    job = job or Job()
+    L_full, Y_full = job.derive("luminance", lambda: luminance(raster))
     timer.lap("decode")
+    job.checkpoint(0.1, "decode")
     ww, wh = working_shape(raster.width, raster.height, model.working_size)
-    L_work = resize_plane(L_full, ww, wh)
+    L_work = job.derive(("L_work", ww, wh), lambda: resize_plane(L_full, ww, wh))
     sx, sy = ww / raster.width, wh / raster.height
     hints = to_working_hints(points, sx, sy)
     timer.lap("resize")
-    pred = model.predict(L_work, hints, global_hints, with_probs=with_probs)
+    encoded = job.derive(("encoded", model.name, ww, wh), lambda: model.encode(L_work))
+    pred = model.predict(L_work, hints, global_hints, with_probs=with_probs, encoded=encoded)
     timer.lap("forward")
+    job.checkpoint(0.3, "forward")
     return Prepared(L_full, Y_full, L_work, pred, hints, sx, sy)
-
-
-def render_layer(raster: Raster, prep: Prepared) -> bytes:
-    renderer = LayerRenderer(prep.L_work, prep.pred.ab, raster.width, raster.height)
-    alpha = alpha8(raster)
-    out = np.empty((raster.height, raster.width, 4), np.uint8)
-    out_t = torch.from_numpy(out)
-    L_t, Y_t = torch.from_numpy(prep.L_full), torch.from_numpy(prep.Y_full)
-    rows = strip_rows(raster.width)
-    for y0 in range(0, raster.height, rows):
-        out_t[y0 : y0 + rows, :, :3] = renderer.strip(L_t[y0 : y0 + rows], Y_t[y0 : y0 + rows], y0)
-    out[..., 3] = 255 if alpha is None else alpha
-    return out.tobytes()
 
 
 def colorize(
@@ -196,10 +192,14 @@ def colorize(
     points: Sequence[Point],
     swatch_k: int = 0,
     global_hints: GlobalHints | None = None,
+    job: Job | None = None,
 ) -> Result:
+    job = job or Job()
     timer = Timer()
-    prep = predict(model, raster, points, global_hints, timer, with_probs=swatch_k > 0)
-    layer = render_layer(raster, prep)
+    prep = predict(model, raster, points, global_hints, timer, swatch_k > 0, job)
+    layer = render_rgba8(
+        prep.L_work, prep.pred.ab, prep.L_full, prep.Y_full, alpha8(raster), job, (0.3, 1.0)
+    )
     timer.lap("upsample")
     swatches = swatches_at(prep, [(p.x, p.y) for p in points], swatch_k) if swatch_k else []
     timer.lap("swatches")

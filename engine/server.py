@@ -11,7 +11,9 @@ import os
 import traceback
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, cast
 
 import msgpack
 
@@ -19,13 +21,24 @@ from chromahint_client import protocol as P
 from chromahint_client.protocol import ErrorCode, Mode, ProtocolError
 
 from . import __version__, lineart, memory
+from .image_cache import ImageCache
 from .imaging import Raster, decode
+from .jobs import Cancelled, Job
 from .models.base import Colorizer, LineartModel
 from .models.registry import Models, load_models
 from .pipeline import Timer, colorize, predict, swatches_at
 from .suggest import suggest_points
 
 log = logging.getLogger("chromahint.engine")
+BUSY_RETRY_MS = 1000
+
+
+@dataclass(frozen=True)
+class Parsed:
+    rid: Any
+    request: P.Request
+    image_id: str | None  # the id it sent instead of an image
+    progress: bool  # it asked for progress messages
 
 
 def pick_device(requested: str = "auto") -> str:
@@ -47,8 +60,9 @@ def describe_device(device: str) -> str:
     return "cpu"
 
 
-def rgba8_layer(raster: Raster, data: bytes) -> P.Image:
-    return P.Image(raster.width, raster.height, "rgba8", data)
+def rgba8_layer(raster: Raster, data: bytes | memoryview) -> P.Image:
+    # A memoryview of the rendered array: msgpack packs it as bin without another copy.
+    return P.Image(raster.width, raster.height, "rgba8", cast(bytes, data))
 
 
 class Engine:
@@ -72,10 +86,13 @@ class Engine:
             P.Op.SWATCHES: self.op_swatches,
             P.Op.REGIONS: self.op_regions,
             P.Op.SUGGEST_POINTS: self.op_suggest_points,
+            P.Op.CANCEL: self.op_cancel,
         }
+        self._op_names = {op.value for op in self.ops}
+        self.cache = ImageCache(self.limits.cache_mb << 20) if self.limits.cache_mb > 0 else None
 
     # -- operations ---------------------------------------------------------------------
-    def op_info(self, _req: P.InfoRequest) -> P.InfoReply:
+    def op_info(self, _req: P.InfoRequest, _job: Job | None = None) -> P.InfoReply:
         return P.InfoReply(
             engine=f"chromahint {__version__}",
             protocol=P.VERSION,
@@ -126,8 +143,8 @@ class Engine:
             )
         return self.models.lineart
 
-    def op_colorize(self, req: P.ColorizeRequest) -> P.ColorizeReply:
-        raster = decode(req.image)
+    def op_colorize(self, req: P.ColorizeRequest, job: Job) -> P.ColorizeReply:
+        raster = job.derive("raster", lambda: decode(req.image))
         if req.mode is Mode.LINEART:
             model = self._lineart()
             labels = decode(req.labels).pixels[..., 0] if req.labels is not None else None
@@ -136,13 +153,14 @@ class Engine:
             layer = lineart.colorize(model, raster, req.points, region_rgb, labels, timer)
             # Line art has no colour distribution to draw swatches from.
             rows = [[] for _ in req.points] if req.swatches else []
-            return P.ColorizeReply(rgba8_layer(raster, layer), rows, timer.ms)
-        result = colorize(self._photo(), raster, req.points, req.swatches, req.global_hints)
-        return P.ColorizeReply(rgba8_layer(raster, result.layer), result.swatches, result.timing_ms)
+            return P.ColorizeReply(rgba8_layer(raster, layer), rows, timer.ms, job.image_id)
+        result = colorize(self._photo(), raster, req.points, req.swatches, req.global_hints, job)
+        layer = rgba8_layer(raster, result.layer)
+        return P.ColorizeReply(layer, result.swatches, result.timing_ms, job.image_id)
 
-    def op_regions(self, req: P.RegionsRequest) -> P.RegionsReply:
+    def op_regions(self, req: P.RegionsRequest, job: Job) -> P.RegionsReply:
         model = self._lineart()
-        raster = decode(req.image)
+        raster = job.derive("raster", lambda: decode(req.image))
         if req.max_regions is not None and req.max_regions > model.max_regions:
             raise ProtocolError(
                 ErrorCode.BAD_REQUEST,
@@ -151,26 +169,33 @@ class Engine:
         timer = Timer()
         labels, order = lineart.regions(model, raster, req.max_regions or model.max_regions, timer)
         image = P.Image(raster.width, raster.height, "gray16", labels.astype("<u2").tobytes())
-        return P.RegionsReply(image, order, timer.ms)
+        return P.RegionsReply(image, order, timer.ms, job.image_id)
 
-    def op_suggest_points(self, req: P.SuggestPointsRequest) -> P.SuggestPointsReply:
-        raster = decode(req.image)
+    def op_suggest_points(self, req: P.SuggestPointsRequest, job: Job) -> P.SuggestPointsReply:
+        raster = job.derive("raster", lambda: decode(req.image))
         timer = Timer()
-        prep = predict(self._photo(), raster, req.points, req.global_hints, timer)
+        prep = predict(self._photo(), raster, req.points, req.global_hints, timer, True, job)
         points = suggest_points(prep, req.k)
         timer.lap("suggest")
-        return P.SuggestPointsReply(points, timer.ms)
+        return P.SuggestPointsReply(points, timer.ms, job.image_id)
 
-    def op_swatches(self, req: P.SwatchesRequest) -> P.SwatchesReply:
-        raster = decode(req.image)
+    def op_swatches(self, req: P.SwatchesRequest, job: Job) -> P.SwatchesReply:
+        raster = job.derive("raster", lambda: decode(req.image))
         timer = Timer()
-        prep = predict(self._photo(), raster, req.hints, req.global_hints, timer)
+        prep = predict(self._photo(), raster, req.hints, req.global_hints, timer, True, job)
         rows = swatches_at(prep, [(p.x, p.y) for p in req.points], req.k)
         timer.lap("swatches")
-        return P.SwatchesReply(rows, timer.ms)
+        return P.SwatchesReply(rows, timer.ms, job.image_id)
+
+    def op_cancel(self, _req: P.CancelRequest, _job: Job) -> P.CancelReply:
+        # Served one at a time (handle()), nothing else is queued or running to cancel; the
+        # serving loop answers cancel itself (serving.py).
+        return P.CancelReply(False)
 
     # -- dispatch -----------------------------------------------------------------------
-    def handle(self, payload: bytes) -> dict:
+    def parse(self, payload: bytes) -> Parsed | dict:
+        """A frame -> its typed request, or the error reply it gets. No work is done here
+        beyond reading and checking (the serving loop parses as requests arrive)."""
         rid: Any = None
         try:
             if len(payload) > self.limits.max_message_bytes:
@@ -188,12 +213,37 @@ class Engine:
             if isinstance(req, dict):
                 rid = req.get("id")
             rid, op = P.parse_envelope(req)
-            request = P.parse_request(req, op, self.limits)
-            self.served[request.op.value] += 1
-            self.admit(request)
-            return P.reply_map(self.ops[request.op](request), rid)
+            if op in self._op_names:  # counted with its errors (an unknown image, a bad field)
+                self.served[op] += 1
+            lookup = self.cache.lookup if self.cache is not None else None
+            request = P.parse_request(req, op, self.limits, lookup)
+            ref = req.get("image_id")
+            return Parsed(
+                rid, request, ref if isinstance(ref, str) else None, bool(req.get("progress"))
+            )
         except ProtocolError as e:
-            return error_reply(rid, e.code, e.message)
+            return error_reply(rid, e.code, e.message, e.retry_after_ms)
+        except Exception as e:  # the engine keeps serving whatever a request does
+            log.error("internal error: %s", traceback.format_exc())
+            return error_reply(
+                rid, ErrorCode.INTERNAL, f"internal engine error: {type(e).__name__}: {e}"
+            )
+
+    def run(self, parsed: Parsed, job: Job) -> dict:
+        """Serve a parsed request: its reply map, or the error reply it gets."""
+        rid, request = parsed.rid, parsed.request
+        job.rid = rid
+        try:
+            image = image_of(request)
+            if image is not None and self.cache is not None:
+                entry = self.cache.put(image, parsed.image_id)
+                job.image_id = entry.image_id
+                job.derive = partial(self.cache.derive, entry)
+            return P.reply_map(self.ops[request.op](request, job), rid)
+        except ProtocolError as e:
+            return error_reply(rid, e.code, e.message, e.retry_after_ms)
+        except Cancelled:
+            return error_reply(rid, ErrorCode.CANCELLED, "cancelled (a cancel op asked for it)")
         except MemoryError:
             return out_of_memory(rid)
         except RuntimeError as e:
@@ -207,19 +257,48 @@ class Engine:
                 rid, ErrorCode.INTERNAL, f"internal engine error: {type(e).__name__}: {e}"
             )
 
-    def admit(self, request: P.Request) -> None:
-        """Refuse, before any work, a request whose image cannot fit in the memory left."""
-        image = getattr(request, "image", None)
+    def handle(self, payload: bytes) -> dict:
+        """Parse, admit and serve one frame, with nothing else in flight."""
+        parsed = self.parse(payload)
+        if isinstance(parsed, dict):
+            return parsed
+        try:
+            self.admit(parsed.request)
+        except ProtocolError as e:
+            return error_reply(parsed.rid, e.code, e.message, e.retry_after_ms)
+        return self.run(parsed, Job())
+
+    def need_bytes(self, request: P.Request) -> int:
+        image = image_of(request)
+        return 0 if image is None else memory.request_bytes(image.width * image.height)
+
+    def admit(self, request: P.Request, in_use: int = 0) -> None:
+        """Refuse, before any work, a request whose image cannot fit in the memory left:
+        `busy` when it would fit once the `in_use` bytes reserved by others are free,
+        `too_large` when it never would."""
+        image = image_of(request)
         if image is None:
             return
-        need = memory.request_bytes(image.width * image.height)
-        free, bound = memory.free_bytes(self.memory_cap)
-        if free is not None and need > free:
+        need = self.need_bytes(request)
+        free, bound = memory.free_bytes(self.memory_cap, in_use)
+        if free is None or need <= free:
+            return
+        size = f"a {image.width}x{image.height} image needs about {need >> 20} MiB"
+        if need <= free + in_use:
             raise ProtocolError(
-                ErrorCode.TOO_LARGE,
-                f"a {image.width}x{image.height} image needs about {need >> 20} MiB to "
-                f"colorize; {bound} leaves {free >> 20} MiB (send a smaller image)",
+                ErrorCode.BUSY,
+                f"{size}, and the requests running now leave {free >> 20} MiB: try again "
+                "when they finish",
+                retry_after_ms=BUSY_RETRY_MS,
             )
+        raise ProtocolError(
+            ErrorCode.TOO_LARGE,
+            f"{size} to colorize; {bound} leaves {free >> 20} MiB (send a smaller image)",
+        )
+
+
+def image_of(request: P.Request) -> P.Image | None:
+    return getattr(request, "image", None)
 
 
 def out_of_memory(rid: Any) -> dict:
@@ -230,8 +309,8 @@ def out_of_memory(rid: Any) -> dict:
     )
 
 
-def error_reply(rid: Any, code: ErrorCode, message: str) -> dict:
-    return P.error_map(_safe_id(rid), code, message)
+def error_reply(rid: Any, code: ErrorCode, message: str, retry_after_ms: int | None = None) -> dict:
+    return P.error_map(_safe_id(rid), code, message, retry_after_ms)
 
 
 def _safe_id(rid: Any) -> Any:
@@ -246,6 +325,9 @@ def _safe_id(rid: Any) -> Any:
 def build_engine(
     device: str = "auto", limits: P.Limits | None = None, memory_mb: int | None = None
 ) -> Engine:
+    from .render import warm_up
+
     dev = pick_device(device)
     models = load_models(dev)
+    warm_up()  # compile the render kernel before the first request needs it
     return Engine(models, dev, limits, memory_mb)

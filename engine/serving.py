@@ -4,7 +4,7 @@ One ROUTER socket binds the engine's own endpoints. With `serve --broker ENDPOIN
 ROUTER connects to each broker's back end (`chromahint broker`, docs/studio.md): the broker's
 DEALER deals requests out to the engines connected to it, and the routing envelope (the
 broker's identity, then the client's) comes back with the reply. Requests are served one at
-a time, in arrival order, whichever socket they came on.
+a time by each of a few worker threads (scheduler.py), whichever socket they came on.
 """
 
 from __future__ import annotations
@@ -13,18 +13,18 @@ import logging
 import os
 import signal
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import cast
 
-import msgpack
 import zmq
 from zmq.auth.thread import ThreadAuthenticator
 
+from chromahint_client import protocol as P
 from chromahint_client.curve import CurveKeys
 from chromahint_client.protocol import ErrorCode
 
+from .jobs import DEFAULT_WORKERS, Job
+from .scheduler import Scheduler, Task, pack
 from .security import ServerKeys, allowed_keys, remote_endpoints
 from .server import Engine, error_reply
 
@@ -132,21 +132,53 @@ def broker_socket(ctx: zmq.Context, engine: Engine, link: BrokerLink) -> zmq.Soc
     return sock
 
 
-def answer(engine: Engine, sock: zmq.Socket) -> None:
-    frames = sock.recv_multipart(copy=True)
-    envelope, body = split_envelope(frames)
-    t0 = time.perf_counter()
-    if len(body) != 1:
-        reply = error_reply(
-            None, ErrorCode.BAD_REQUEST, f"a request is one frame; got {len(body)} frames"
-        )
-    else:
-        reply = engine.handle(body[0])
-    op_ms = (time.perf_counter() - t0) * 1e3
-    # packb returns bytes (pyright infers Optional from the pure-Python fallback).
-    packed = cast(bytes, msgpack.packb(reply, use_bin_type=True))
-    sock.send_multipart(envelope + [packed])
-    log.debug("reply ok=%s in %.1f ms", reply["ok"], op_ms)
+class Front:
+    """The serving loop's side: every socket, the outbox the workers answer through."""
+
+    def __init__(self, engine: Engine, sockets: list[zmq.Socket], scheduler: Scheduler) -> None:
+        self.engine, self.sockets, self.scheduler = engine, sockets, scheduler
+
+    def receive(self, index: int) -> None:
+        """One request off socket `index`: parsed here and answered at once when it is an
+        error, `info` or `cancel`, else queued for a worker."""
+        frames = self.sockets[index].recv_multipart(copy=True)
+        envelope, body = split_envelope(frames)
+        route = [bytes([index]), *envelope]
+        if len(body) != 1:
+            n = len(body)
+            self.send(
+                route,
+                error_reply(None, ErrorCode.BAD_REQUEST, f"a request is one frame; got {n} frames"),
+            )
+            return
+        parsed = self.engine.parse(body[0])
+        if isinstance(parsed, dict):
+            self.send(route, parsed)
+            return
+        request = parsed.request
+        if isinstance(request, P.CancelRequest):
+            found, dropped = self.scheduler.cancel(request.target)
+            for task in dropped:
+                why = "cancelled before it started"
+                self.send(task.route, error_reply(task.parsed.rid, ErrorCode.CANCELLED, why))
+            self.send(route, P.reply_map(P.CancelReply(found), parsed.rid))
+        elif isinstance(request, P.InfoRequest):
+            self.send(route, self.engine.run(parsed, Job()))
+        else:
+            refused = self.scheduler.submit(Task(route, parsed, self.engine.need_bytes(request)))
+            if refused is not None:
+                self.send(route, refused)
+
+    def send(self, route: list[bytes], message: dict) -> None:
+        self.deliver([*route, pack(message)])
+
+    def deliver(self, frames: list) -> None:
+        """[socket index, envelope..., payload] from a worker (or from here) to its client."""
+        index = frames[0][0] if isinstance(frames[0], bytes) else frames[0].bytes[0]
+        try:
+            self.sockets[index].send_multipart(frames[1:], copy=False)
+        except zmq.ZMQError as e:  # a client gone mid-reply: ROUTER drops it, log the rest
+            log.warning("could not send a reply: %s", e)
 
 
 def serve(
@@ -155,11 +187,12 @@ def serve(
     stop: Callable[[], bool] | None = None,
     keys: ServerKeys | None = None,
     brokers: Sequence[BrokerLink] = (),
+    workers: int = DEFAULT_WORKERS,
 ) -> None:
     """Serve on every endpoint, and for every broker, until SIGINT/SIGTERM (or `stop()`).
     With `keys` the bound socket is a CURVE server for all its endpoints and accepts only the
     client keys in the allow folder (SIGHUP reloads it); without, only loopback and ipc://
-    endpoints are allowed."""
+    endpoints are allowed. `workers` threads serve the requests (scheduler.py)."""
     check_endpoints(endpoints, keys)
     check_brokers(brokers)
     ctx = zmq.Context.instance()
@@ -180,6 +213,12 @@ def serve(
         if auth is not None:
             auth.stop()
         raise
+    outbox_addr = f"inproc://chromahint-outbox-{id(engine)}"
+    outbox = ctx.socket(zmq.PULL)
+    outbox.setsockopt(zmq.LINGER, 0)
+    outbox.bind(outbox_addr)
+    scheduler = Scheduler(engine, ctx, outbox_addr, workers)
+    front = Front(engine, sockets, scheduler)
     stopping = {"flag": False, "reload": False}
 
     def on_signal(signum, _frame):
@@ -202,6 +241,8 @@ def serve(
     poller = zmq.Poller()
     for sock in sockets:
         poller.register(sock, zmq.POLLIN)
+    poller.register(outbox, zmq.POLLIN)
+    index = {sock: i for i, sock in enumerate(sockets)}
     try:
         while not stopping["flag"] and not (stop and stop()):
             if stopping["reload"] and auth is not None and keys is not None:
@@ -209,10 +250,15 @@ def serve(
                 log.info("SIGHUP: reloading %s", keys.allow_dir)
                 load_allowed(auth, keys)
             for sock, _event in poller.poll(POLL_MS):
-                answer(engine, sock)
+                if sock is outbox:
+                    front.deliver(outbox.recv_multipart(copy=False))
+                else:
+                    front.receive(index[sock])
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+        scheduler.stop()
+        outbox.close(0)
         for sock in sockets:
             sock.close(0)
         if auth is not None:

@@ -79,22 +79,25 @@ class LayerRenderer:
             maps = maps.expand(4, 2, maps.shape[2])
         xi, xf = _taps(out_w, maps.shape[2])
         rows = maps[:, :, xi] * (1 - xf) + maps[:, :, xi + 1] * xf  # (4, h, W)
-        self._rows = rows.contiguous()
-        self._step = (rows[:, 1:] - rows[:, :-1]).contiguous()
-        self._yi, self._yf = _taps(out_h, maps.shape[1])
+        # Public for the fused render (render.py), which evaluates the same model.
+        self.rows = rows.contiguous()
+        self.step = (rows[:, 1:] - rows[:, :-1]).contiguous()
+        self.yi, self.yf = _taps(out_h, maps.shape[1])
 
     @torch.inference_mode()
     def strip(self, L: torch.Tensor, Y: torch.Tensor, y0: int) -> torch.Tensor:
         """L, Y (n, W) float32 for output rows y0.. -> (n, W, 3) uint8 sRGB."""
         n = L.shape[0]
-        yi, yf = self._yi[y0 : y0 + n], self._yf[y0 : y0 + n, None]
-        coef = torch.addcmul(self._rows[:, yi], self._step[:, yi], yf)  # (4, n, W)
+        yi, yf = self.yi[y0 : y0 + n], self.yf[y0 : y0 + n, None]
+        coef = torch.addcmul(self.rows[:, yi], self.step[:, yi], yf)  # (4, n, W)
         x = finv(torch.addcmul(coef[1], coef[0], L))
         z = finv(torch.addcmul(coef[3], coef[2], L))
         return xyz_to_srgb8(x, Y, z)
 
 
-_M = torch.from_numpy(XYZ_TO_RGB).float() * torch.from_numpy(WHITE_D65).float()[None, :]
+# (x, Y, z) -> linear RGB, with x = X/Xn and z = Z/Zn (the white folded in).
+XYZN_TO_RGB = XYZ_TO_RGB * WHITE_D65[None, :]
+_M = torch.from_numpy(XYZN_TO_RGB).float()
 
 
 def xyz_to_srgb8(x: torch.Tensor, Y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:

@@ -55,6 +55,11 @@ CASES = {
 }
 
 
+def unknown_image(image_id: str) -> P.Image:
+    """The engine's cache, as a fuzzed request sees it: no fuzzed id names an image it sent."""
+    raise P.ProtocolError(P.ErrorCode.UNKNOWN_IMAGE, f"no image {image_id!r}")
+
+
 class EngineLost(BaseException):
     """The engine did not answer: stop at once (not an Exception, so hypothesis does not
     shrink it against an engine that may be gone) and name the case."""
@@ -151,8 +156,7 @@ class Harness:
         frames = self.exchange(case)
         if frames is None:
             self.lost(case, f"no reply within {REPLY_TIMEOUT_MS / 1000:g} s")
-        delimited = case.via == "dealer" or (case.via == "dealer-raw" and case.frames[0] == b"")
-        head = [b""] if delimited else []
+        head, _ = self.split(case)
         assert frames is not None and len(frames) == len(head) + 1 and frames[:-1] == head, (
             f"expected one reply frame after {head}, got {len(frames or [])} frames\n{case!r}"
         )
@@ -168,14 +172,22 @@ class Harness:
             self.codes[gen][reply["error"]["code"]] += 1
         self.still_serving(case)
 
-    def body(self, case: F.Case) -> tuple[bytes, ...]:
-        """The body frames the engine sees (a DEALER's leading empty frame is a delimiter)."""
-        if case.via == "dealer-raw" and case.frames[0] == b"":
-            return case.frames[1:]
-        return case.frames
+    def split(self, case: F.Case) -> tuple[list[bytes], tuple[bytes, ...]]:
+        """(the frames before the reply, the body frames the engine sees). The engine's
+        envelope ends at the first empty frame (a broker puts its identity before the
+        client's): REQ and our DEALER send that delimiter first; a raw DEALER's frames up to
+        its first empty one, if any, are routing frames and come back before the reply."""
+        if case.via == "req":
+            return [], case.frames  # REQ strips the envelope off the reply
+        if case.via == "dealer":
+            return [b""], case.frames
+        if b"" in case.frames:
+            k = case.frames.index(b"")
+            return list(case.frames[: k + 1]), case.frames[k + 1 :]
+        return [], case.frames
 
     def expect(self, case: F.Case) -> Expect:
-        body = self.body(case)
+        _, body = self.split(case)
         if len(body) != 1:
             return Expect("bad_request")
         if len(body[0]) > F.LIMITS.max_message_bytes:
@@ -192,7 +204,7 @@ class Harness:
             return Expect("version", rid)
         try:
             _, op = P.parse_envelope(req)
-            request = P.parse_request(req, op, F.LIMITS)
+            request = P.parse_request(req, op, F.LIMITS, unknown_image)
         except P.ProtocolError as e:
             return Expect(e.code.value, rid)
         except Exception:  # the types themselves failed: the engine must still not crash

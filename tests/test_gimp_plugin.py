@@ -430,21 +430,28 @@ def test_plugin_settings_use_the_shared_loader(tmp_path):
 
 @pytest.mark.unit
 def test_background_request_pulses_and_returns_or_raises_in_the_caller():
-    pulses: list[str | None] = []
+    pulses: list[tuple[str | None, float | None]] = []
 
-    def work(report):
+    def work(report, fraction):
         report("busy")
-        time.sleep(0.35)
+        time.sleep(0.2)
+        fraction(0.5)  # the engine's progress: the bar then shows it instead of pulsing
+        time.sleep(0.2)
         return 42
 
-    assert engine_job.run_in_background(work, pulses.append, interval=0.05) == 42
-    assert pulses.count("busy") == 1 and len(pulses) >= 4
+    def pulse(text, done):
+        pulses.append((text, done))
 
-    def fail(report):
+    assert engine_job.run_in_background(work, pulse, interval=0.05) == 42
+    assert [t for t, _ in pulses].count("busy") == 1 and len(pulses) >= 4
+    dones = [d for _, d in pulses]
+    assert dones[0] is None and dones[-1] == 0.5
+
+    def fail(report, fraction):
         raise PluginError("nope")
 
     with pytest.raises(PluginError, match="nope"):
-        engine_job.run_in_background(fail, pulses.append, interval=0.01)
+        engine_job.run_in_background(fail, pulse, interval=0.01)
 
 
 @pytest.mark.engine

@@ -146,72 +146,74 @@ def refuses_what_does_not_fit(capped: EngineProcess, bound: str) -> None:
     assert capped.proc.poll() is None
 
 
-def address_space_cap(limit: int):
-    """Set RLIMIT_AS, as `ulimit -v` does, in the engine's process before it starts."""
-
-    def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-    return apply
-
-
 def proc_status_bytes(pid: int, field: str) -> int:
-    """A /proc/PID/status size (VmPeak: most address space, VmHWM: most resident) in bytes."""
+    """A /proc/PID/status size (VmSize: address space, VmRSS: resident) in bytes."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field + ":"):
             return int(line.split()[1]) * 1024
     raise AssertionError(f"no {field}")
 
 
-@pytest.mark.engine
-def test_engine_under_a_memory_cap_refuses_what_does_not_fit(tmp_path, engine):
-    # What an engine maps once loaded and warm, measured on the session's engine.
-    with Client(engine.endpoint, timeout=60, retries=0) as c:
+def warm_engine(tmp_path: Path, **kwargs) -> EngineProcess:
+    """A fresh engine that has served one small request: what it maps and holds is what
+    any engine will, before a cap is put on it."""
+    e = launch_engine(tmp_path, **kwargs)
+    with Client(e.endpoint, timeout=60, retries=0) as c:
         c.colorize(P.ColorizeRequest(gray_image(256, 256, 0), ()))
-    cap = proc_status_bytes(engine.proc.pid, "VmPeak") + (300 << 20)
-    capped = launch_engine(tmp_path, preexec_fn=address_space_cap(cap))
+    return e
+
+
+@pytest.mark.engine
+def test_engine_under_a_memory_cap_refuses_what_does_not_fit(tmp_path):
+    capped = warm_engine(tmp_path)
     try:
+        # As `ulimit -v` would have set it, lowered on the running engine (prlimit).
+        cap = proc_status_bytes(capped.proc.pid, "VmSize") + (300 << 20)
+        resource.prlimit(capped.proc.pid, resource.RLIMIT_AS, (cap, cap))
         refuses_what_does_not_fit(capped, "ulimit -v")
     finally:
         capped.stop()
 
 
-def memory_cgroup(limit: int) -> Path | None:
-    """A fresh memory cgroup (v1 or v2) under this process's, limited to `limit` bytes; None
+def memory_cgroup() -> tuple[Path, Path] | None:
+    """A fresh memory cgroup (v1 or v2) under this process's, and its limit file; None
     where cgroups cannot be made here (not root, a read-only /sys/fs/cgroup)."""
     name = f"chromahint-test-{os.getpid()}-{time.monotonic_ns()}"
     for line in Path("/proc/self/cgroup").read_text().splitlines():
         _, controllers, rel = line.split(":", 2)
         if controllers == "":
-            folder, limit_file = Path("/sys/fs/cgroup", rel.lstrip("/"), name), "memory.max"
+            folder, limit = Path("/sys/fs/cgroup", rel.lstrip("/"), name), "memory.max"
         elif "memory" in controllers.split(","):
             folder = Path("/sys/fs/cgroup/memory", rel.lstrip("/"), name)
-            limit_file = "memory.limit_in_bytes"
+            limit = "memory.limit_in_bytes"
         else:
             continue
         try:
             folder.mkdir()
-            (folder / limit_file).write_text(str(limit))
-            return folder
+            if (folder / limit).is_file():
+                return folder, folder / limit
         except OSError:
-            if folder.is_dir():
-                folder.rmdir()
+            pass
+        if folder.is_dir():
+            folder.rmdir()
     return None
 
 
 @pytest.mark.engine
-def test_engine_in_a_memory_cgroup_refuses_what_does_not_fit(tmp_path, engine):
+def test_engine_in_a_memory_cgroup_refuses_what_does_not_fit(tmp_path):
     """systemd's MemoryMax= or a container limit: past it the kernel's OOM killer would end
     the engine; the engine reads the limit and refuses instead."""
-    folder = memory_cgroup(proc_status_bytes(engine.proc.pid, "VmHWM") + (400 << 20))
-    if folder is None:
+    made = memory_cgroup()
+    if made is None:
         pytest.skip("no memory cgroup can be made on this machine (needs root and cgroupfs)")
+    folder, limit_file = made
 
     def join() -> None:
         (folder / "cgroup.procs").write_text(str(os.getpid()))
 
-    capped = launch_engine(tmp_path, preexec_fn=join)
+    capped = warm_engine(tmp_path, preexec_fn=join)
     try:
+        limit_file.write_text(str(proc_status_bytes(capped.proc.pid, "VmRSS") + (400 << 20)))
         refuses_what_does_not_fit(capped, "cgroup")
     finally:
         capped.stop()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from chromahint.color import rgb_to_lab
-from chromahint.imaging import decode, luminance
+from chromahint.imaging import alpha8, decode, luminance
 from chromahint.models.base import Hint, Prediction
 from chromahint.models.levin import LevinColorizer
 from chromahint.pipeline import (
@@ -15,11 +15,11 @@ from chromahint.pipeline import (
     Timer,
     _rendered_distinct,
     predict,
-    render_layer,
     swatches_at,
     to_working_hints,
     working_shape,
 )
+from chromahint.render import fused_available, render_rgba8
 from chromahint.suggest import suggest_points
 from chromahint_client import protocol as P
 
@@ -57,19 +57,42 @@ def two_tone(w: int = 96, h: int = 64) -> P.Image:
     return P.Image(w, h, "gray8", img.tobytes())
 
 
-def test_rendered_layer_keeps_lightness_and_does_not_bleed():
+def render(raster, prep: Prepared, fused: bool) -> np.ndarray:
+    layer = render_rgba8(
+        prep.L_work, prep.pred.ab, prep.L_full, prep.Y_full, alpha8(raster), fused=fused
+    )
+    return np.frombuffer(layer, np.uint8).reshape(raster.height, raster.width, 4)
+
+
+@pytest.mark.parametrize("fused", [True, False], ids=["numba", "torch"])
+def test_rendered_layer_keeps_lightness_and_does_not_bleed(fused):
+    assert fused_available()  # numba is a dependency: the fused path must be the one tested
     raster = decode(two_tone())
     hints = [
         P.Point(20.0, 30.0, (160.0, 40.0, 40.0), 6),
         P.Point(75.0, 30.0, (120.0, 175.0, 235.0), 6),
     ]
     prep = predict(LevinColorizer(), raster, hints, None, Timer())
-    out = np.frombuffer(render_layer(raster, prep), np.uint8).reshape(64, 96, 4)
+    out = render(raster, prep, fused)
     L_out = rgb_to_lab(out[..., :3] / 255.0)[..., 0]
     L_in, _ = luminance(raster)
     assert np.abs(L_out - L_in).max() < 1.0
     left, right = out[32, 5, :3].astype(int), out[32, 90, :3].astype(int)
     assert left[0] > left[2] + 20 and right[2] > right[0] + 20
+
+
+def test_fused_render_matches_the_torch_reference():
+    rng = np.random.default_rng(3)
+    h, w = 90, 130
+    img = P.Image(w, h, "rgba8", rng.integers(0, 256, (h, w, 4), dtype=np.uint8).tobytes())
+    raster = decode(img)
+    prep = predict(
+        LevinColorizer(), raster, [P.Point(10.0, 10.0, (200.0, 40.0, 40.0), 4)], None, Timer()
+    )
+    prep.pred.ab[:] = rng.normal(0, 50, prep.pred.ab.shape)  # strong, out-of-gamut chroma
+    a, b = render(raster, prep, True), render(raster, prep, False)
+    assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
+    assert np.array_equal(a[..., 3], np.frombuffer(img.data, np.uint8).reshape(h, w, 4)[..., 3])
 
 
 def test_swatches_and_suggestions_from_a_distribution():

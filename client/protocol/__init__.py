@@ -26,6 +26,7 @@ from .core import ProtocolError as ProtocolError
 from .core import WireEnum as WireEnum
 from .core import default_endpoint as default_endpoint
 from .replies import REPLIES as REPLIES
+from .replies import CancelReply as CancelReply
 from .replies import ColorizeReply as ColorizeReply
 from .replies import InfoReply as InfoReply
 from .replies import ModelInfo as ModelInfo
@@ -36,8 +37,10 @@ from .replies import SuggestPointsReply as SuggestPointsReply
 from .replies import Swatch as Swatch
 from .replies import SwatchesReply as SwatchesReply
 from .replies import error_map as error_map
+from .replies import progress_map as progress_map
 from .replies import reply_map as reply_map
 from .requests import REQUESTS as REQUESTS
+from .requests import CancelRequest as CancelRequest
 from .requests import ColorizeRequest as ColorizeRequest
 from .requests import InfoRequest as InfoRequest
 from .requests import RegionsRequest as RegionsRequest
@@ -49,6 +52,8 @@ from .requests import parse_request as parse_request
 from .requests import request_map as request_map
 from .values import GlobalHints as GlobalHints
 from .values import Image as Image
+from .values import ImageLookup as ImageLookup
 from .values import Point as Point
 from .values import RegionHint as RegionHint
 from .values import Spot as Spot
+from .values import image_id as image_id

@@ -13,7 +13,8 @@ from typing import Any
 VERSION = 1
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5557"
 ENDPOINT_ENV = "CHROMAHINT_ENDPOINT"
-ENVELOPE = frozenset({"v", "op", "id"})
+# "progress": any request may ask for progress messages before its reply (docs/protocol.md).
+ENVELOPE = frozenset({"v", "op", "id", "progress"})
 MAX_SWATCHES = 32
 MAX_SUGGESTIONS = 64
 MAX_REGION_ID = 65535
@@ -37,6 +38,7 @@ class Op(WireEnum):
     SWATCHES = "swatches"
     REGIONS = "regions"
     SUGGEST_POINTS = "suggest_points"
+    CANCEL = "cancel"
 
 
 class Mode(WireEnum):
@@ -52,6 +54,9 @@ class ErrorCode(WireEnum):
     UNSUPPORTED = "unsupported"
     VERSION = "version"
     INTERNAL = "internal"
+    UNKNOWN_IMAGE = "unknown_image"  # an image_id the engine does not hold (any more)
+    BUSY = "busy"  # would fit, but not beside the work running now: retry after retry_after_ms
+    CANCELLED = "cancelled"  # a cancel op stopped this request
 
 
 # Pixel format -> bytes per pixel. Samples are sRGB-encoded, little-endian; floats in [0, 1].
@@ -69,10 +74,11 @@ BYTES_PER_PIXEL: dict[str, int] = {
 class ProtocolError(Exception):
     """A message that breaks the protocol; `code` is an ErrorCode, str() is for people."""
 
-    def __init__(self, code: ErrorCode, message: str) -> None:
+    def __init__(self, code: ErrorCode, message: str, retry_after_ms: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.retry_after_ms = retry_after_ms
 
 
 @dataclass(frozen=True)
@@ -80,18 +86,27 @@ class Limits:
     max_pixels: int = 64_000_000  # 8000 x 8000
     max_points: int = 10_000
     max_message_bytes: int = (1 << 30) + (1 << 20)  # an 8000 x 8000 rgba16 image fits
+    cache_mb: int = 1024  # images kept by id with what was derived from them
 
     def to_map(self) -> dict[str, int]:
         return {
             "max_pixels": self.max_pixels,
             "max_points": self.max_points,
             "max_message_bytes": self.max_message_bytes,
+            "cache_mb": self.cache_mb,
         }
 
     @classmethod
     def from_map(cls, m: Any) -> Limits:
         m = map_field(m, "limits")
-        return cls(**{k: int_field(m.get(k), f"limits.{k}", 1, 1 << 62) for k in cls().to_map()})
+        default = cls().to_map()
+        return cls(
+            **{
+                # A limit an older engine does not report keeps its default.
+                k: int_field(m.get(k, default[k]), f"limits.{k}", 0, 1 << 62)
+                for k in default
+            }
+        )
 
 
 # -- field checks ---------------------------------------------------------------------------

@@ -122,12 +122,14 @@ class ColorizeReply:
     layer: Image  # rgba8, the input's size
     swatches: list[list[Swatch]]  # one row per hint blob when asked for
     timing_ms: dict[str, float]
+    image_id: str = ""  # the request's image in the engine's cache (values.image_id)
 
     def to_map(self) -> dict:
         return {
             "layer": self.layer.to_map(),
             "swatches": [[s.to_map() for s in row] for row in self.swatches],
             "timing_ms": self.timing_ms,
+            "image_id": self.image_id,
         }
 
     @classmethod
@@ -136,6 +138,7 @@ class ColorizeReply:
             Image.from_map(m.get("layer"), Limits(), "layer"),
             _swatch_rows(m.get("swatches")),
             _timing(m),
+            _image_id(m),
         )
 
 
@@ -143,14 +146,15 @@ class ColorizeReply:
 class SwatchesReply:
     swatches: list[list[Swatch]]  # one row per point asked about
     timing_ms: dict[str, float]
+    image_id: str = ""
 
     def to_map(self) -> dict:
         rows = [[s.to_map() for s in row] for row in self.swatches]
-        return {"swatches": rows, "timing_ms": self.timing_ms}
+        return {"swatches": rows, "timing_ms": self.timing_ms, "image_id": self.image_id}
 
     @classmethod
     def from_map(cls, m: Mapping) -> SwatchesReply:
-        return cls(_swatch_rows(m.get("swatches")), _timing(m))
+        return cls(_swatch_rows(m.get("swatches")), _timing(m), _image_id(m))
 
 
 @dataclass(frozen=True)
@@ -181,15 +185,21 @@ class Suggestion:
 class SuggestPointsReply:
     points: list[Suggestion]
     timing_ms: dict[str, float]
+    image_id: str = ""
 
     def to_map(self) -> dict:
-        return {"points": [p.to_map() for p in self.points], "timing_ms": self.timing_ms}
+        return {
+            "points": [p.to_map() for p in self.points],
+            "timing_ms": self.timing_ms,
+            "image_id": self.image_id,
+        }
 
     @classmethod
     def from_map(cls, m: Mapping) -> SuggestPointsReply:
         return cls(
             [Suggestion.from_map(p) for p in core.list_field(m.get("points") or [], "points")],
             _timing(m),
+            _image_id(m),
         )
 
 
@@ -198,12 +208,14 @@ class RegionsReply:
     labels: Image  # gray16, region id per pixel, 0 = line or none
     order: list[int]  # region ids, highest priority first
     timing_ms: dict[str, float]
+    image_id: str = ""
 
     def to_map(self) -> dict:
         return {
             "labels": self.labels.to_map(),
             "order": list(self.order),
             "timing_ms": self.timing_ms,
+            "image_id": self.image_id,
         }
 
     @classmethod
@@ -215,16 +227,36 @@ class RegionsReply:
             core.int_field(r, "order[]", 0, core.MAX_REGION_ID)
             for r in core.list_field(m.get("order") or [], "order")
         ]
-        return cls(labels, order, _timing(m))
+        return cls(labels, order, _timing(m), _image_id(m))
 
 
-Reply = InfoReply | ColorizeReply | SwatchesReply | SuggestPointsReply | RegionsReply
+@dataclass(frozen=True)
+class CancelReply:
+    cancelled: bool  # False: no request with that id was queued or running
+
+    def to_map(self) -> dict:
+        return {"cancelled": self.cancelled}
+
+    @classmethod
+    def from_map(cls, m: Mapping) -> CancelReply:
+        return cls(bool(m.get("cancelled")))
+
+
+def _image_id(m: Mapping) -> str:
+    value = m.get("image_id") or ""
+    if not isinstance(value, str):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "'image_id' must be a string")
+    return value
+
+
+Reply = InfoReply | ColorizeReply | SwatchesReply | SuggestPointsReply | RegionsReply | CancelReply
 REPLIES: dict[Op, type] = {
     Op.INFO: InfoReply,
     Op.COLORIZE: ColorizeReply,
     Op.SWATCHES: SwatchesReply,
     Op.SUGGEST_POINTS: SuggestPointsReply,
     Op.REGIONS: RegionsReply,
+    Op.CANCEL: CancelReply,
 }
 
 
@@ -232,10 +264,14 @@ def reply_map(reply: Reply, rid: Any) -> dict:
     return {"v": core.VERSION, "id": rid, "ok": True, **reply.to_map()}
 
 
-def error_map(rid: Any, code: ErrorCode, message: str) -> dict:
-    return {
-        "v": core.VERSION,
-        "id": rid,
-        "ok": False,
-        "error": {"code": code.value, "message": message},
-    }
+def error_map(rid: Any, code: ErrorCode, message: str, retry_after_ms: int | None = None) -> dict:
+    error: dict[str, Any] = {"code": code.value, "message": message}
+    if retry_after_ms is not None:
+        error["retry_after_ms"] = retry_after_ms
+    return {"v": core.VERSION, "id": rid, "ok": False, "error": error}
+
+
+def progress_map(rid: Any, done: float, stage: str) -> dict:
+    """A progress message, sent before the reply to a request that asked for progress: no
+    "ok" key, `done` in [0, 1]."""
+    return {"v": core.VERSION, "id": rid, "progress": {"done": round(done, 4), "stage": stage}}

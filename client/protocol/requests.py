@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from . import core, values
 from .core import ErrorCode, Limits, Mode, Op, ProtocolError
-from .values import GlobalHints, Image, Point, RegionHint, Spot
+from .values import GlobalHints, Image, ImageLookup, Point, RegionHint, Spot, request_image
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,9 @@ class InfoRequest:
         return {}
 
     @classmethod
-    def from_map(cls, req: Mapping, limits: Limits) -> InfoRequest:
+    def from_map(
+        cls, req: Mapping, limits: Limits, images: ImageLookup | None = None
+    ) -> InfoRequest:
         values.check_fields(req, cls.op.value, cls.FIELDS)
         return cls()
 
@@ -37,10 +39,10 @@ class ColorizeRequest:
 
     op: ClassVar[Op] = Op.COLORIZE
     PHOTO_FIELDS: ClassVar[frozenset[str]] = frozenset(
-        {"image", "points", "mode", "swatches", "palette", "saturation"}
+        {"image", "image_id", "points", "mode", "swatches", "palette", "saturation"}
     )
     LINEART_FIELDS: ClassVar[frozenset[str]] = frozenset(
-        {"image", "points", "mode", "swatches", "region_hints", "labels"}
+        {"image", "image_id", "points", "mode", "swatches", "region_hints", "labels"}
     )
 
     def to_map(self) -> dict:
@@ -55,11 +57,13 @@ class ColorizeRequest:
         return out
 
     @classmethod
-    def from_map(cls, req: Mapping, limits: Limits) -> ColorizeRequest:
+    def from_map(
+        cls, req: Mapping, limits: Limits, images: ImageLookup | None = None
+    ) -> ColorizeRequest:
         lineart = req.get("mode") == Mode.LINEART.value
         values.check_fields(req, cls.op.value, cls.LINEART_FIELDS if lineart else cls.PHOTO_FIELDS)
         mode = values.mode_field(req.get("mode"))
-        image = Image.from_map(req.get("image"), limits)
+        image = request_image(req, limits, images)
         points = values.points_field(req.get("points"), "points", image, limits)
         swatches = (
             0
@@ -99,7 +103,7 @@ class SwatchesRequest:
 
     op: ClassVar[Op] = Op.SWATCHES
     FIELDS: ClassVar[frozenset[str]] = frozenset(
-        {"image", "points", "k", "hints", "mode", "palette", "saturation"}
+        {"image", "image_id", "points", "k", "hints", "mode", "palette", "saturation"}
     )
 
     def to_map(self) -> dict:
@@ -112,7 +116,9 @@ class SwatchesRequest:
         }
 
     @classmethod
-    def from_map(cls, req: Mapping, limits: Limits) -> SwatchesRequest:
+    def from_map(
+        cls, req: Mapping, limits: Limits, images: ImageLookup | None = None
+    ) -> SwatchesRequest:
         values.check_fields(req, cls.op.value, cls.FIELDS)
         mode = values.mode_field(req.get("mode"))
         if mode is Mode.LINEART:
@@ -120,7 +126,7 @@ class SwatchesRequest:
                 ErrorCode.UNSUPPORTED,
                 "line art has no colour distribution; swatches are for photos",
             )
-        image = Image.from_map(req.get("image"), limits)
+        image = request_image(req, limits, images)
         return cls(
             image,
             values.points_field(req.get("points"), "points", image, limits, kind=Spot),
@@ -141,7 +147,7 @@ class SuggestPointsRequest:
 
     op: ClassVar[Op] = Op.SUGGEST_POINTS
     FIELDS: ClassVar[frozenset[str]] = frozenset(
-        {"image", "points", "k", "mode", "palette", "saturation"}
+        {"image", "image_id", "points", "k", "mode", "palette", "saturation"}
     )
 
     def to_map(self) -> dict:
@@ -153,14 +159,16 @@ class SuggestPointsRequest:
         }
 
     @classmethod
-    def from_map(cls, req: Mapping, limits: Limits) -> SuggestPointsRequest:
+    def from_map(
+        cls, req: Mapping, limits: Limits, images: ImageLookup | None = None
+    ) -> SuggestPointsRequest:
         values.check_fields(req, cls.op.value, cls.FIELDS)
         mode = values.mode_field(req.get("mode"))
         if mode is not Mode.PHOTO:
             raise ProtocolError(
                 ErrorCode.UNSUPPORTED, "suggest_points is for photos; for line art use 'regions'"
             )
-        image = Image.from_map(req.get("image"), limits)
+        image = request_image(req, limits, images)
         return cls(
             image,
             values.points_field(req.get("points"), "points", image, limits),
@@ -176,7 +184,7 @@ class RegionsRequest:
     max_regions: int | None = None  # default: the line-art model's maximum
 
     op: ClassVar[Op] = Op.REGIONS
-    FIELDS: ClassVar[frozenset[str]] = frozenset({"image", "max_regions"})
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"image", "image_id", "max_regions"})
 
     def to_map(self) -> dict:
         out: dict = {"image": self.image.to_map()}
@@ -185,19 +193,61 @@ class RegionsRequest:
         return out
 
     @classmethod
-    def from_map(cls, req: Mapping, limits: Limits) -> RegionsRequest:
+    def from_map(
+        cls, req: Mapping, limits: Limits, images: ImageLookup | None = None
+    ) -> RegionsRequest:
         values.check_fields(req, cls.op.value, cls.FIELDS)
-        image = Image.from_map(req.get("image"), limits)
+        image = request_image(req, limits, images)
         max_regions = req.get("max_regions")
         if max_regions is not None:
             max_regions = core.count_field(max_regions, "max_regions", core.MAX_REGION_ID)
         return cls(image, max_regions)
 
 
-Request = InfoRequest | ColorizeRequest | SwatchesRequest | SuggestPointsRequest | RegionsRequest
+@dataclass(frozen=True)
+class CancelRequest:
+    """Stop the request whose id is `target` (queued: dropped; running: at its next
+    checkpoint); that request then gets a `cancelled` error."""
+
+    target: Any
+
+    op: ClassVar[Op] = Op.CANCEL
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"target"})
+
+    def to_map(self) -> dict:
+        return {"target": self.target}
+
+    @classmethod
+    def from_map(
+        cls, req: Mapping, limits: Limits, images: ImageLookup | None = None
+    ) -> CancelRequest:
+        values.check_fields(req, cls.op.value, cls.FIELDS)
+        target = req.get("target")
+        if target is None or isinstance(target, dict | list):
+            raise ProtocolError(
+                ErrorCode.BAD_REQUEST, "'target' must be the id of the request to cancel"
+            )
+        return cls(target)
+
+
+Request = (
+    InfoRequest
+    | ColorizeRequest
+    | SwatchesRequest
+    | SuggestPointsRequest
+    | RegionsRequest
+    | CancelRequest
+)
 REQUESTS: dict[Op, type] = {
     cls.op: cls
-    for cls in (InfoRequest, ColorizeRequest, SwatchesRequest, SuggestPointsRequest, RegionsRequest)
+    for cls in (
+        InfoRequest,
+        ColorizeRequest,
+        SwatchesRequest,
+        SuggestPointsRequest,
+        RegionsRequest,
+        CancelRequest,
+    )
 }
 
 
@@ -216,8 +266,11 @@ def parse_envelope(req: Any) -> tuple[Any, str]:
     return rid, op
 
 
-def parse_request(req: Mapping, op: str, limits: Limits) -> Request:
-    """A decoded request map (envelope already checked) -> its typed request."""
+def parse_request(
+    req: Mapping, op: str, limits: Limits, images: ImageLookup | None = None
+) -> Request:
+    """A decoded request map (envelope already checked) -> its typed request; `images`
+    resolves an `image_id` to the image the engine keeps under it."""
     try:
         kind = REQUESTS[Op(op)]
     except ValueError:
@@ -225,7 +278,7 @@ def parse_request(req: Mapping, op: str, limits: Limits) -> Request:
         raise ProtocolError(
             ErrorCode.UNSUPPORTED, f"unknown operation {op!r}; this engine supports {names}"
         ) from None
-    return kind.from_map(req, limits)
+    return kind.from_map(req, limits, images)
 
 
 def request_map(request: Request, rid: Any) -> dict:

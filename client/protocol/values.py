@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import core
-from .core import ErrorCode, Limits, Mode, ProtocolError
+from .core import ErrorCode, Limits, Mode, ProtocolError, shown
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,35 @@ def mode_field(value: Any) -> Mode:
         raise ProtocolError(
             ErrorCode.UNSUPPORTED, f"unknown mode {value!r}; use 'photo' or 'lineart'"
         ) from None
+
+
+def image_id(image: Image) -> str:
+    """The content hash that names an image in the engine's cache: replies carry it, and a
+    later request may send `image_id` instead of the image (docs/protocol.md)."""
+    digest = hashlib.sha256(f"{image.width}x{image.height}:{image.format}:".encode())
+    digest.update(image.data)
+    return digest.hexdigest()[:32]
+
+
+ImageLookup = Callable[[str], Image]
+
+
+def request_image(req: Mapping, limits: Limits, images: ImageLookup | None) -> Image:
+    """A request's image: sent in it, or named by `image_id` and looked up in the engine's
+    cache (`images`, which raises unknown_image for an id it does not hold)."""
+    ref = req.get("image_id")
+    if ref is None:
+        return Image.from_map(req.get("image"), limits)
+    if req.get("image") is not None:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "send 'image' or 'image_id', not both")
+    if not isinstance(ref, str) or not 1 <= len(ref) <= 64:
+        raise ProtocolError(
+            ErrorCode.BAD_REQUEST,
+            f"'image_id' must be a string of 1-64 characters, got {shown(ref)}",
+        )
+    if images is None:
+        raise ProtocolError(ErrorCode.UNSUPPORTED, "this engine keeps no images by id")
+    return images(ref)
 
 
 def check_fields(req: Mapping, op: str, allowed: frozenset[str]) -> None:

@@ -82,11 +82,18 @@ class Colorizer(Protocol):
         global_hints: GlobalHints | None = None,
         *,
         with_probs: bool = True,
+        encoded: object | None = None,
     ) -> Prediction:
         """L: (H, W) float32 CIELAB lightness in [0, 100] at working resolution.
 
         `with_probs=False` lets a model skip the colour distribution when no one needs it.
+        `encoded`: what `encode(L)` returned for this same L, so only the hint-dependent
+        part runs (the engine keeps it with the cached image).
         """
+        ...
+
+    def encode(self, L: np.ndarray) -> object | None:
+        """The image-only part of the model for L (None: the model has none to keep)."""
         ...
 
 

@@ -48,6 +48,9 @@ class LevinColorizer:
     learned = False
     working_size = 256
 
+    def encode(self, L: np.ndarray) -> None:
+        return None
+
     def predict(
         self,
         L: np.ndarray,
@@ -55,6 +58,7 @@ class LevinColorizer:
         global_hints: GlobalHints | None = None,
         *,
         with_probs: bool = True,
+        encoded: object | None = None,
     ) -> Prediction:
         t0 = time.perf_counter()
         h, w = L.shape

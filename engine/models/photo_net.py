@@ -11,7 +11,6 @@ resolution and (2) logits over the quantized ab bins at stride 4 (the swatch sou
 from __future__ import annotations
 
 import copy
-import math
 import pathlib
 import time
 from collections.abc import Sequence
@@ -20,7 +19,7 @@ from typing import cast
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from chromahint.color import rgb_to_lab
@@ -29,8 +28,8 @@ from chromahint.models.base import GlobalHints, Hint, Prediction, rasterize_hint
 from chromahint.models.effnet_lite import TAP_CHANNELS, LiteEncoder, MBConv
 from chromahint.models.hint_fill import push_pull
 from chromahint.models.layers import conv_bn
-from chromahint.models.normalize import AB_SCALE, ab_unit, lightness_centred, lightness_encoder
-from chromahint.models.photo_trunk import PhotoTrunk, pad_inputs, up_to, zero_init
+from chromahint.models.normalize import AB_SCALE, ab_unit, lightness_centred
+from chromahint.models.photo_trunk import Pair, PhotoTrunk, Taps, pad_lightness, up_to, zero_init
 
 NAME = "photo-net-v1"
 # Saturation hint: the image's mean CIELAB chroma divided by this, clipped to [0, 1].
@@ -55,19 +54,13 @@ class PhotoNet(PhotoTrunk):
         self.refine = nn.Sequential(conv_bn(16 + 6, 12), nn.Conv2d(12, 2, 3, padding=1))
         zero_init(cast(nn.Conv2d, self.refine[-1]))
 
-    def forward(
-        self, L: torch.Tensor, hint_ab: torch.Tensor, mask: torch.Tensor, glob: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        h, w = L.shape[-2:]
-        L, hint_ab, mask = pad_inputs(L, hint_ab, mask)
+    def head(self, feats: Taps, L: Tensor, hint_ab: Tensor, mask: Tensor, glob: Tensor) -> Pair:
         fill = push_pull(hint_ab, mask)
         x = torch.cat([ab_unit(hint_ab), mask, ab_unit(fill), lightness_centred(L)], dim=1)
-        feats = self.encoder(lightness_encoder(L))
         h2, d, logits = self.trunk(feats, x, glob)
         d = self.dec2(torch.cat([up_to(d, feats[0]), feats[0], h2], dim=1))
         residual = self.refine(torch.cat([up_to(d, x), x], dim=1))
-        ab = fill + AB_SCALE * residual
-        return ab[..., :h, :w], logits[..., : math.ceil(h / 4), : math.ceil(w / 4)]
+        return fill + AB_SCALE * residual, logits
 
 
 def global_vector(
@@ -147,6 +140,16 @@ class PhotoColorizer:
                 weights = torch.ones_like(weights)
         return global_vector(bins, palette_ab, weights, global_hints.saturation)
 
+    def _lightness(self, L: np.ndarray) -> torch.Tensor:
+        dtype = torch.float16 if self.half else torch.float32
+        plane = torch.from_numpy(np.array(L, dtype=np.float32))  # a copy: L may be read-only
+        return plane[None, None].to(device=self.device, dtype=dtype)
+
+    @torch.inference_mode()
+    def encode(self, L: np.ndarray) -> list[torch.Tensor]:
+        """The encoder taps for L: what a hint change does not change."""
+        return cast(PhotoTrunk, self.net).features(pad_lightness(self._lightness(L)))
+
     @torch.inference_mode()
     def predict(
         self,
@@ -155,6 +158,7 @@ class PhotoColorizer:
         global_hints: GlobalHints | None = None,
         *,
         with_probs: bool = True,
+        encoded: object | None = None,
     ) -> Prediction:
         t0 = time.perf_counter()
         height, width = L.shape
@@ -163,10 +167,11 @@ class PhotoColorizer:
         to = {"device": self.device, "dtype": dtype}
         glob = self.global_input(global_hints)[None].to(**to)
         out_ab, logits = self.net(
-            torch.from_numpy(np.ascontiguousarray(L, dtype=np.float32))[None, None].to(**to),
+            self._lightness(L),
             torch.from_numpy(ab)[None].to(**to),
             torch.from_numpy(mask)[None].to(**to),
             glob,
+            cast(list[torch.Tensor] | None, encoded),
         )
         t1 = time.perf_counter()
         probs = None

@@ -15,20 +15,19 @@ spreading is structure, and learning supplies what structure cannot:
 
 from __future__ import annotations
 
-import math
 import pathlib
 from typing import cast
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 
 from chromahint.models import propagate
 from chromahint.models.effnet_lite import TAP_CHANNELS
 from chromahint.models.layers import conv_bn
-from chromahint.models.normalize import AB_SCALE, ab_unit, lightness_centred, lightness_encoder
+from chromahint.models.normalize import AB_SCALE, ab_unit, lightness_centred
 from chromahint.models.photo_net import PhotoColorizer, PhotoNet, load_state
-from chromahint.models.photo_trunk import PhotoTrunk, pad_inputs, up_to, zero_init
+from chromahint.models.photo_trunk import Pair, PhotoTrunk, Taps, up_to, zero_init
 
 NAME = "photo-net-v2"
 # Domain transform at stride 2: spatial reach in stride-2 pixels and the lightness step
@@ -67,26 +66,13 @@ class PhotoPropNet(PhotoTrunk):
         self.refine = nn.Sequential(conv_bn(2 + 4, 12), nn.Conv2d(12, 2, 3, padding=1))
         zero_init(cast(nn.Conv2d, self.refine[-1]))
 
-    def features(self, L: torch.Tensor) -> list[torch.Tensor]:
-        """Encoder taps of L (B, 1, H, W) padded to a multiple of STRIDE: the frozen part."""
-        return self.encoder(lightness_encoder(L))
-
-    def forward(
-        self, L: torch.Tensor, hint_ab: torch.Tensor, mask: torch.Tensor, glob: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        h, w = L.shape[-2:]
-        L, hint_ab, mask = pad_inputs(L, hint_ab, mask)
-        ab, logits, _ = self.decode(self.features(L), L, hint_ab, mask, glob)
-        return ab[..., :h, :w], logits[..., : math.ceil(h / 4), : math.ceil(w / 4)]
+    def head(self, feats: Taps, L: Tensor, hint_ab: Tensor, mask: Tensor, glob: Tensor) -> Pair:
+        ab, logits, _ = self.decode(feats, L, hint_ab, mask, glob)
+        return ab, logits
 
     def decode(
-        self,
-        feats: list[torch.Tensor],
-        L: torch.Tensor,
-        hint_ab: torch.Tensor,
-        mask: torch.Tensor,
-        glob: torch.Tensor,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        self, feats: Taps, L: Tensor, hint_ab: Tensor, mask: Tensor, glob: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor]:
         """Everything after the encoder, on padded inputs (H, W multiples of STRIDE):
         ab (B, 2, H, W), logits at stride 4, and the stride-2 prior (for its own loss)."""
         L2 = F.avg_pool2d(L, 2)

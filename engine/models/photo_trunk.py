@@ -9,13 +9,18 @@ its stride-2 decoder level and its output heads.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 
 from chromahint.models.effnet_lite import TAP_CHANNELS, LiteEncoder
 from chromahint.models.layers import conv_bn
+from chromahint.models.normalize import lightness_encoder
 
+Taps = list[Tensor]  # the encoder's outputs, strides 2 to 32
+Pair = tuple[Tensor, Tensor]  # (ab, logits)
 STRIDE = 32  # the encoder's deepest stride: inputs are padded to a multiple of it
 
 
@@ -30,6 +35,13 @@ def zero_init(conv: nn.Conv2d) -> None:
         nn.init.zeros_(conv.bias)
 
 
+def pad_lightness(L: torch.Tensor) -> torch.Tensor:
+    """Pad right/bottom to a multiple of STRIDE, repeating the edge."""
+    h, w = L.shape[-2:]
+    ph, pw = -h % STRIDE, -w % STRIDE
+    return F.pad(L, (0, pw, 0, ph), mode="replicate") if ph or pw else L
+
+
 def pad_inputs(
     L: torch.Tensor, hint_ab: torch.Tensor, mask: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -37,10 +49,9 @@ def pad_inputs(
     h, w = L.shape[-2:]
     ph, pw = -h % STRIDE, -w % STRIDE
     if ph or pw:
-        L = F.pad(L, (0, pw, 0, ph), mode="replicate")
         hint_ab = F.pad(hint_ab, (0, pw, 0, ph))
         mask = F.pad(mask, (0, pw, 0, ph))
-    return L, hint_ab, mask
+    return pad_lightness(L), hint_ab, mask
 
 
 class PhotoTrunk(nn.Module):
@@ -71,6 +82,25 @@ class PhotoTrunk(nn.Module):
         self.dec8 = nn.Sequential(conv_bn(128 + e8 + 48, 64, kernel=1), conv_bn(64, 64))
         self.dec4 = nn.Sequential(conv_bn(64 + e4 + 32, 48, kernel=1), conv_bn(48, 48))
         self.classify = nn.Conv2d(48, q, 1)
+
+    def features(self, L: torch.Tensor) -> list[torch.Tensor]:
+        """Encoder taps of L (B, 1, H, W) padded to a multiple of STRIDE: the part that
+        depends on the image only, which the engine keeps per cached image."""
+        return self.encoder(lightness_encoder(L))
+
+    def forward(
+        self, L: Tensor, hint_ab: Tensor, mask: Tensor, glob: Tensor, feats: Taps | None = None
+    ) -> Pair:
+        """-> (ab (B, 2, H, W), logits (B, Q, ceil(H/4), ceil(W/4))); `feats`: this L's
+        `features()` from an earlier call, so only the hint-dependent part runs."""
+        h, w = L.shape[-2:]
+        L, hint_ab, mask = pad_inputs(L, hint_ab, mask)
+        ab, logits = self.head(self.features(L) if feats is None else feats, L, hint_ab, mask, glob)
+        return ab[..., :h, :w], logits[..., : math.ceil(h / 4), : math.ceil(w / 4)]
+
+    def head(self, feats: Taps, L: Tensor, hint_ab: Tensor, mask: Tensor, glob: Tensor) -> Pair:
+        """Everything after the encoder, on padded inputs: (ab, logits) uncropped."""
+        raise NotImplementedError
 
     def trunk(
         self, feats: list[torch.Tensor], x: torch.Tensor, glob: torch.Tensor

@@ -39,6 +39,9 @@ class GrayColorizer:
 
     name = "gray"
 
+    def encode(self, L: np.ndarray) -> None:
+        return None
+
     def predict(
         self,
         L: np.ndarray,
@@ -46,6 +49,7 @@ class GrayColorizer:
         global_hints: GlobalHints | None = None,
         *,
         with_probs: bool = True,
+        encoded: object | None = None,
     ) -> Prediction:
         return Prediction(ab=np.zeros((2,) + L.shape, np.float32))
 

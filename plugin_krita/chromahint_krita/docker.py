@@ -243,6 +243,7 @@ class ChromahintPanel(QWidget):
         self.regions_button.clicked.connect(m.next_regions)
         m.engine_changed.connect(self._on_engine)
         m.busy_changed.connect(self._on_busy)
+        m.worker.fraction.connect(self._on_fraction)
         m.message_changed.connect(self._on_message)
         m.layers_changed.connect(self.refresh_layers)
         m.swatches_changed.connect(self._on_swatches)
@@ -298,8 +299,13 @@ class ChromahintPanel(QWidget):
         self.status_label.setToolTip(text)
 
     def _on_busy(self, busy: bool, what: str) -> None:
+        self.progress.setRange(0, 0)  # busy, no fraction yet (until the engine reports one)
         self.progress.setVisible(busy)
         self.cancel_button.setEnabled(busy)
+
+    def _on_fraction(self, done: float) -> None:
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(round(1000 * done))
 
     def _on_message(self, level: Level, text: str) -> None:
         self.message_label.setStyleSheet(f"color: {LEVEL_COLORS.get(level, 'palette(text)')};")

@@ -93,6 +93,7 @@ class Job:
     start_engine: bool = True  # start the engine when nothing answers
     id: int = field(default_factory=lambda: next(_ids))
     cancelled: bool = False
+    client: Client | None = None  # the worker's, while the job runs (for cancel)
 
     @property
     def kind(self) -> JobKind:

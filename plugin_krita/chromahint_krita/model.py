@@ -169,7 +169,7 @@ class ChromahintModel(QObject):
 
     def cancel(self) -> None:
         if self._inflight is not None:
-            self._inflight.cancelled = True
+            self.worker.abandon(self._inflight, self.settings)
             self._inflight = None
             self._rerun_live = False
             self.busy_changed.emit(False, "")
@@ -241,7 +241,7 @@ class ChromahintModel(QObject):
         if settings is None:
             return
         if self._inflight is not None:  # a newer request supersedes the older one
-            self._inflight.cancelled = True
+            self.worker.abandon(self._inflight, settings)
         self._inflight = job
         self._rerun_live = False
         self.busy_changed.emit(True, job.kind.value)

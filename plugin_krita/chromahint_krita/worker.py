@@ -1,9 +1,10 @@
 """Engine requests on background threads, with results handed back on Krita's GUI thread.
 
 Each job runs on its own daemon thread with its own ZeroMQ socket, so a cancelled job can
-simply be abandoned: its thread finishes (or times out) on its own and its result is
-ignored. Signals emitted from those threads are queued to the GUI thread, where the model
-lives, so slots may use Krita's API.
+simply be abandoned: the engine is asked to stop it (the `cancel` op, from another short
+thread), its thread ends with the engine's `cancelled` error and its result is ignored.
+Signals emitted from those threads are queued to the GUI thread, where the model lives, so
+slots may use Krita's API.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from .engine_work import ENGINE_LOG
 from .jobs import Job
 
 INFO_TIMEOUT = 2.0  # a status check must not hang on a busy engine
+CANCEL_TIMEOUT = 2.0
 
 
 class Worker(QObject):
     finished = pyqtSignal(object, object, object)  # Job, result, exception (one is None)
     engine_info = pyqtSignal(object)  # protocol.InfoReply, when a job fetched it
     progress = pyqtSignal(object, str)  # Job, text for people
+    fraction = pyqtSignal(float)  # 0-1, the current job's progress as the engine reports it
 
     def start(self, job: Job, settings: Settings) -> None:
         name = f"chromahint-{job.kind.value}-{job.id}"
@@ -35,7 +38,14 @@ class Worker(QObject):
         thread.start()
 
     def _run(self, job: Job, settings: Settings) -> None:
-        client = Client(settings.endpoint, timeout=settings.timeout, retries=0, keys=settings.curve)
+        def report(done: float, _stage: str) -> None:
+            if not job.cancelled:
+                self.fraction.emit(done)
+
+        client = Client(
+            settings.endpoint, settings.timeout, retries=0, keys=settings.curve, progress=report
+        )
+        job.client = client
         try:
             if job.start_engine:
                 info = engine_info(settings, lambda text: self.progress.emit(job, text), ENGINE_LOG)
@@ -52,3 +62,19 @@ class Worker(QObject):
             self.finished.emit(job, result, None)
         finally:
             client.close()
+
+    def abandon(self, job: Job, settings: Settings | None) -> None:
+        """Drop `job`'s result and ask the engine to stop working on it."""
+        job.cancelled = True
+        rid = job.client.current_request_id if job.client is not None else None
+        if rid is None or settings is None:
+            return
+
+        def cancel() -> None:
+            try:
+                with Client(settings.endpoint, CANCEL_TIMEOUT, 0, keys=settings.curve) as c:
+                    c.cancel(rid)
+            except EngineError:  # the engine is gone or busy: the stale reply is dropped anyway
+                pass
+
+        threading.Thread(target=cancel, name="chromahint-cancel", daemon=True).start()

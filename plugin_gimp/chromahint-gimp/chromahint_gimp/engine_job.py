@@ -1,7 +1,8 @@
-"""One engine request per run, made in a worker thread while GIMP's progress bar pulses.
+"""One engine request per run, made in a worker thread while GIMP's progress bar moves.
 
 GIMP's API may only be called from the plug-in's main thread, so the worker touches
-nothing but the network; the main thread pulses and shows the worker's status text.
+nothing but the network; the main thread shows the worker's status text and the engine's
+progress (its progress messages), or pulses until the engine sends one.
 Starting the engine and the words for failures are `chromahint_client.session`'s, the same
 as the Krita plug-in's.
 """
@@ -23,21 +24,24 @@ T = TypeVar("T")
 
 
 def run_in_background(
-    work: Callable[[Callable[[str], None]], T],
-    pulse: Callable[[str | None], None],
+    work: Callable[[Callable[[str], None], Callable[[float], None]], T],
+    pulse: Callable[[str | None, float | None], None],
     interval: float = PULSE_SECONDS,
 ) -> T:
-    """Run `work(report)` in a thread; call `pulse(text)` every `interval` until it ends.
+    """Run `work(report, fraction)` in a thread; call `pulse(text, done)` every `interval`
+    until it ends.
 
-    `text` is the newest status `work` reported, given once when it changes, else None.
-    Whatever `work` returns or raises is returned or raised here, in the calling thread.
+    `text` is the newest status `work` reported, given once when it changes, else None;
+    `done` the newest fraction (0-1) it reported (the engine's progress messages), else
+    None. Whatever `work` returns or raises is returned or raised here, in the calling thread.
     """
     outcome: dict[str, Any] = {}
     status: list[str] = []
+    done: list[float] = []
 
     def target() -> None:
         try:
-            outcome["value"] = work(status.append)
+            outcome["value"] = work(status.append, done.append)
         except BaseException as e:  # handed to the main thread, which decides
             outcome["error"] = e
 
@@ -47,7 +51,7 @@ def run_in_background(
     while worker.is_alive():
         worker.join(interval)
         newest = status[-1] if status else None
-        pulse(newest if newest != shown else None)
+        pulse(newest if newest != shown else None, done[-1] if done else None)
         shown = newest
     if "error" in outcome:
         raise outcome["error"]
@@ -69,6 +73,7 @@ def ask(
     what: str,
     report: Callable[[str], None],
     log_path: str | None = None,
+    fraction: Callable[[float], None] | None = None,
 ) -> T:
     """Make sure an engine runs (starting the configured command if nothing listens), then
     `call(client)`: one typed Client method, returning its typed reply. `what` names the
@@ -78,8 +83,9 @@ def ask(
         session.engine_info(settings, report, log_path)
         report("Chromahint: waiting for the engine…")
         # Not retried: a resend would queue the same work again behind the first.
+        progress = (lambda done, _stage: fraction(done)) if fraction is not None else None
         with Client(
-            settings.endpoint, timeout=settings.timeout, retries=0, keys=settings.curve
+            settings.endpoint, settings.timeout, retries=0, keys=settings.curve, progress=progress
         ) as client:
             return call(client)
     except EngineError as e:

@@ -27,19 +27,25 @@ T = TypeVar("T")
 
 
 def ask_engine(busy_text: str, what: str, call: Callable[[Client], T]) -> T:
-    """Send one request from a worker thread while the progress bar pulses."""
+    """Send one request from a worker thread while the progress bar shows its progress."""
     settings = engine_job.load_settings(PLUGIN_FOLDER)
     log_path = os.path.join(Gimp.directory(), "chromahint-engine.log")
     Gimp.progress_init(busy_text)
 
-    def pulse(text: str | None) -> None:
+    def pulse(text: str | None, done: float | None) -> None:
         if text:
             Gimp.progress_set_text(text)
-        Gimp.progress_pulse()
+        if done is None:
+            Gimp.progress_pulse()
+        else:
+            Gimp.progress_update(done)
 
     try:
         return engine_job.run_in_background(
-            lambda report: engine_job.ask(settings, call, what, report, log_path), pulse
+            lambda report, fraction: engine_job.ask(
+                settings, call, what, report, log_path, fraction
+            ),
+            pulse,
         )
     finally:
         Gimp.progress_end()
