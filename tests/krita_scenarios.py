@@ -333,6 +333,11 @@ def live_flow(ctx, s: Session, doc):
     titles = swatch_titles(s.model)
     ctx.check("live.swatch_row_per_new_hint", titles == ["Hint 1", "Hint 2", "Hint 3"], titles)
     chroma_checks(ctx, "live", doc.nodeByName("Colorized"), [("c", BLOB_C), ("a", BLOB_A)])
+    # The image went once: the engine named it, and live updates sent only its id.
+    from chromahint_client import client as shared_client
+
+    known = any(shared_client._known.values())
+    ctx.check("live.image_sent_by_id", known, {k: list(v) for k, v in shared_client._known.items()})
     s.panel.live_check.setChecked(False)
     ctx.check("live.turned_off", not s.model.live)
     yield 200
@@ -578,14 +583,24 @@ def autostart(ctx):
     yield within(lambda: big.nodeByName("Hints") is not None)
     paint_blob(big.nodeByName("Hints"), BLOB_A, "U8")
     count = len(rec.results)
+    fractions: list[float] = []
+    model.worker.fraction.connect(fractions.append)
     panel.colorize_button.click()
-    yield 100
+    # The engine's progress messages move the docker's bar (range 0-1000 once one came).
+    yield within(lambda: bool(fractions), 15)
+    bar = (panel.progress.maximum(), panel.progress.value())
+    ctx.check(
+        "cancel.progress_shown", bool(fractions) and bar[0] == 1000 and bar[1] > 0, [fractions, bar]
+    )
     ctx.check("cancel.was_busy", model.busy)
+    cancelled_at = time.monotonic()
     panel.cancel_button.click()
     ctx.check("cancel.idle_at_once", not model.busy and not panel.cancel_button.isEnabled())
     ctx.check("cancel.message", rec.last_message()[1] == "Cancelled.", rec.last_message())
     # Wait until the abandoned request's thread got its reply (or gave up), then look.
     yield lambda: not any(t.name.startswith("chromahint-colorize") for t in threading.enumerate())
+    # The engine was asked to stop (the cancel op), so the request's thread ends soon after.
+    ctx.results["cancel_thread_end_s"] = round(time.monotonic() - cancelled_at, 3)
     ctx.check(
         "cancel.stale_reply_dropped",
         big.nodeByName("Colorized") is None and len(rec.results) == count,

@@ -445,7 +445,8 @@ def test_docker_in_real_krita(scenario_engine, tmp_path):
     checks = run.checks
     for name in (
         "docker_loaded", "plugin_package", "u8.chroma_a", "u8.chroma_b", "u8.lightness_a",
-        "u16.chroma_a", "u16.lightness_b", "live.chroma_c", "u8.swatch_rows_per_hint",
+        "u16.chroma_a", "u16.lightness_b", "live.chroma_c", "live.image_sent_by_id",
+        "u8.swatch_rows_per_hint",
         "u8.swatch_sets_foreground", "live.swatch_row_per_new_hint", "u8.undo_removes_result",
         "u16.undo_removes_result", "f32.chroma_b", "gray.converted_to_rgb",
         "ref.unsupported_message", "settings.error_shown", "settings.nothing_runs",
@@ -475,7 +476,12 @@ def test_engine_starts_on_first_use_and_cancel_drops_the_reply(tmp_path):
     finally:
         _stop_engine_at(endpoint)
     _report("autostart", run)
-    assert run.checks.get("engine_started_and_colorized", {}).get("ok")
+    for name in (
+        "engine_started_and_colorized",
+        "cancel.progress_shown",
+        "cancel.stale_reply_dropped",
+    ):
+        assert run.checks.get(name, {}).get("ok"), (name, run.checks.get(name))
 
 
 @pytest.mark.krita
