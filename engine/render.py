@@ -13,7 +13,9 @@ worker threads render side by side.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -21,7 +23,7 @@ import torch
 from .imaging import STRIP_PIXELS
 from .jobs import Job
 from .models.lab_torch import _DELTA
-from .upsample import LINEAR_TO_SRGB8, XYZN_TO_RGB, LayerRenderer
+from .upsample import LINEAR_TO_SRGB8, XYZN_TO_RGB, LayerRenderer, guide_maps, taps
 
 log = logging.getLogger("chromahint.engine")
 
@@ -31,24 +33,37 @@ except ImportError:  # the torch path below still renders, slower
     numba = None
 
 _LUT = LINEAR_TO_SRGB8.numpy()
+# Strips of one layer render side by side; requests rendering at once share these threads.
+RENDER_THREADS = max(1, os.cpu_count() or 1)
+_POOL = ThreadPoolExecutor(RENDER_THREADS, thread_name_prefix="render")
 _M64 = XYZN_TO_RGB.astype(np.float64)
 
 
-def _kernel(
-    rows, step, yi, yf, L, Y, alpha, has_alpha, m, lut, out, y0, y1
-):  # pragma: no cover (numba)
-    """Rows y0..y1 of out (H, W, 4) uint8; see upsample.LayerRenderer.strip for the maths."""
+def _kernel(maps, xi, xf, yi, yf, L, Y, alpha, has_alpha, m, lut, out, y0, y1):  # pragma: no cover
+    """Rows y0..y1 of out (H, W, 4) uint8; the maths of upsample.LayerRenderer.strip, with
+    the bilinear taps of the (4, h, w) guide maps expanded once per working row."""
     width = L.shape[1]
     d = _DELTA
     slope = 3.0 * d * d
+    lo_row = np.empty((4, width))
+    hi_row = np.empty((4, width))
+    current = -1
     for y in range(y0, y1):
         i = yi[y]
         f = yf[y]
+        if i != current:
+            for c in range(4):
+                for x in range(width):
+                    j = xi[x]
+                    g = xf[x]
+                    lo_row[c, x] = maps[c, i, j] * (1.0 - g) + maps[c, i, j + 1] * g
+                    hi_row[c, x] = maps[c, i + 1, j] * (1.0 - g) + maps[c, i + 1, j + 1] * g
+            current = i
         for x in range(width):
-            c0 = rows[0, i, x] + step[0, i, x] * f
-            c1 = rows[1, i, x] + step[1, i, x] * f
-            c2 = rows[2, i, x] + step[2, i, x] * f
-            c3 = rows[3, i, x] + step[3, i, x] * f
+            c0 = lo_row[0, x] + (hi_row[0, x] - lo_row[0, x]) * f
+            c1 = lo_row[1, x] + (hi_row[1, x] - lo_row[1, x]) * f
+            c2 = lo_row[2, x] + (hi_row[2, x] - lo_row[2, x]) * f
+            c3 = lo_row[3, x] + (hi_row[3, x] - lo_row[3, x]) * f
             lum = L[y, x]
             lin = Y[y, x]
             tx = c1 + c0 * lum
@@ -58,23 +73,28 @@ def _kernel(
             fx = cx * cx * cx + slope * min(tx - d, 0.0)
             fz = cz * cz * cz + slope * min(tz - d, 0.0)
             r = m[0, 0] * fx + m[0, 2] * fz + m[0, 1] * lin
-            g = m[1, 0] * fx + m[1, 2] * fz + m[1, 1] * lin
+            g2 = m[1, 0] * fx + m[1, 2] * fz + m[1, 1] * lin
             b = m[2, 0] * fx + m[2, 2] * fz + m[2, 1] * lin
-            # Out of gamut: toward the neutral of the same luminance (keeps L exact).
-            hi = max(max(max(r, g), b) - lin, 1e-12)
-            lo = max(lin - min(min(r, g), b), 1e-12)
-            t = min(max(min((1.0 - lin) / hi, lin / lo), 0.0), 1.0)
-            r = lin + (r - lin) * t
-            g = lin + (g - lin) * t
-            b = lin + (b - lin) * t
+            top = max(max(r, g2), b)
+            bottom = min(min(r, g2), b)
+            if top > 1.0 or bottom < 0.0:
+                # Out of gamut: toward the neutral of the same luminance (keeps L exact);
+                # in gamut the blend factor is 1, so most pixels skip the divisions.
+                hi = max(top - lin, 1e-12)
+                lo = max(lin - bottom, 1e-12)
+                t = min(max(min((1.0 - lin) / hi, lin / lo), 0.0), 1.0)
+                r = lin + (r - lin) * t
+                g2 = lin + (g2 - lin) * t
+                b = lin + (b - lin) * t
             out[y, x, 0] = lut[min(max(int(r * 65535.0 + 0.5), 0), 65535)]
-            out[y, x, 1] = lut[min(max(int(g * 65535.0 + 0.5), 0), 65535)]
+            out[y, x, 1] = lut[min(max(int(g2 * 65535.0 + 0.5), 0), 65535)]
             out[y, x, 2] = lut[min(max(int(b * 65535.0 + 0.5), 0), 65535)]
             out[y, x, 3] = alpha[y, x] if has_alpha else 255
 
 
 _fused: Callable[..., None] | None = (
-    numba.njit(cache=True, nogil=True)(_kernel) if numba is not None else None
+    # error_model="numpy": no zero-division checks (the divisors are clamped above 0).
+    numba.njit(cache=True, nogil=True, error_model="numpy")(_kernel) if numba is not None else None
 )
 
 
@@ -101,37 +121,54 @@ def render_rgba8(
     span: tuple[float, float] = (0.0, 1.0),
     fused: bool = True,
 ) -> memoryview:
-    """The rgba8 layer (H, W, 4) as bytes. Strip by strip, with `job.checkpoint` between
-    strips (progress from span[0] to span[1], and where a cancel stops the work)."""
+    """The rgba8 layer (H, W, 4) as bytes. Strips run on RENDER_THREADS threads (the kernel
+    releases the GIL); between strips, in order, `job.checkpoint` reports progress from
+    span[0] to span[1] and is where a cancel stops the work."""
     height, width = L_full.shape
-    model = LayerRenderer(L_work, ab_work, width, height)
     out = np.empty((height, width, 4), np.uint8)
-    rows = max(1, 16 * STRIP_PIXELS // max(width, 1))
-    kernel = _fused if fused else None
-    if kernel is not None:
+    # Strips of about a million pixels, and at least two per render thread.
+    rows = max(1, min(16 * STRIP_PIXELS // max(width, 1), -(-height // (2 * RENDER_THREADS))))
+    starts = range(0, height, rows)
+    if fused and _fused is not None:
+        kernel = _fused
+        maps = guide_maps(L_work, ab_work)
+        (xi, xf), (yi, yf) = taps(width, maps.shape[2]), taps(height, maps.shape[1])
+        has_alpha = alpha is not None
         args = (
-            model.rows.numpy(),
-            model.step.numpy(),
-            model.yi.numpy(),
-            model.yf.numpy(),
+            *(t.numpy() for t in (maps, xi, xf, yi, yf)),
             L_full,
             Y_full,
-            np.zeros((1, 1), np.uint8) if alpha is None else np.ascontiguousarray(alpha),
-            alpha is not None,
+            np.ascontiguousarray(alpha) if has_alpha else np.zeros((1, 1), np.uint8),
+            has_alpha,
             _M64,
             _LUT,
             out,
         )
+
+        def strip(y0: int) -> None:
+            kernel(*args, y0, min(height, y0 + rows))
+
     else:
+        model = LayerRenderer(L_work, ab_work, width, height)
         writable = (a if a.flags.writeable else a.copy() for a in (out, L_full, Y_full))
         out_t, L_t, Y_t = (torch.from_numpy(a) for a in writable)
         out[..., 3] = 255 if alpha is None else alpha
-    for y0 in range(0, height, rows):
-        y1 = min(height, y0 + rows)
-        if kernel is not None:
-            kernel(*args, y0, y1)
-        else:
+
+        def strip(y0: int) -> None:
+            y1 = min(height, y0 + rows)
             out_t[y0:y1, :, :3] = model.strip(L_t[y0:y1], Y_t[y0:y1], y0)
-        if job is not None:
-            job.checkpoint(span[0] + (span[1] - span[0]) * y1 / height, "render")
+
+    pending = [_POOL.submit(strip, y0) for y0 in starts]
+    try:
+        for n, future in enumerate(pending, 1):
+            future.result()
+            if job is not None:
+                # The last strip reports span[1] itself (0.3 + 0.7 is not 1.0 in floats).
+                last = n == len(pending)
+                job.checkpoint(
+                    span[1] if last else span[0] + (span[1] - span[0]) * n / len(pending), "render"
+                )
+    finally:
+        for future in pending:
+            future.cancel()  # after a cancel (or an error): the strips not begun never run
     return out.data.cast("B")

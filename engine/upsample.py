@@ -48,7 +48,7 @@ def guided_coefficients(
     return _box(a), _box(b)
 
 
-def _taps(n_out: int, n_in: int) -> tuple[torch.Tensor, torch.Tensor]:
+def taps(n_out: int, n_in: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Pixel-centre aligned bilinear taps (as align_corners=False): index and weight."""
     pos = ((torch.arange(n_out, dtype=torch.float64) + 0.5) * (n_in / n_out) - 0.5).clamp(
         0, n_in - 1
@@ -57,32 +57,39 @@ def _taps(n_out: int, n_in: int) -> tuple[torch.Tensor, torch.Tensor]:
     return i0, (pos - i0).float()
 
 
+def guide_maps(L_work: np.ndarray, ab_work: np.ndarray) -> torch.Tensor:
+    """The guided model folded into the Lab -> XYZ step, (4, h, w) at working size: with
+    ab = A * L/100 + B, fx = fy + a/500 = L * Px + Qx and fz = fy - b/200 = L * Pz + Qz,
+    the maps are (Px, Qx, Pz, Qz). A side of 1 is repeated so bilinear taps have two."""
+    guide = torch.from_numpy(lightness_unit(L_work)).float()
+    a_map, b_map = guided_coefficients(guide, torch.from_numpy(ab_work).float())
+    maps = torch.stack(
+        [
+            1 / 116 + a_map[0] / 50000,
+            16 / 116 + b_map[0] / 500,
+            1 / 116 - a_map[1] / 20000,
+            16 / 116 - b_map[1] / 200,
+        ]
+    )
+    h, w = maps.shape[1:]
+    if w == 1:
+        maps = maps.expand(4, h, 2)
+    if h == 1:
+        maps = maps.expand(4, 2, maps.shape[2])
+    return maps.contiguous()
+
+
 class LayerRenderer:
-    """Evaluates the guided model at full size and converts Lab to sRGB8, strip by strip."""
+    """Evaluates the guided model at full size and converts Lab to sRGB8, strip by strip:
+    the torch reference of render.py's fused kernel."""
 
     def __init__(self, L_work: np.ndarray, ab_work: np.ndarray, out_w: int, out_h: int) -> None:
-        guide = torch.from_numpy(lightness_unit(L_work)).float()
-        a_map, b_map = guided_coefficients(guide, torch.from_numpy(ab_work).float())
-        # With ab = A * L/100 + B: fx = fy + a/500 = L * Px + Qx, fz = fy - b/200 = L * Pz + Qz.
-        maps = torch.stack(
-            [
-                1 / 116 + a_map[0] / 50000,
-                16 / 116 + b_map[0] / 500,
-                1 / 116 - a_map[1] / 20000,
-                16 / 116 - b_map[1] / 200,
-            ]
-        )  # (4, h, w)
-        h, w = maps.shape[1:]
-        if w == 1:
-            maps = maps.expand(4, h, 2)
-        if h == 1:
-            maps = maps.expand(4, 2, maps.shape[2])
-        xi, xf = _taps(out_w, maps.shape[2])
+        maps = guide_maps(L_work, ab_work)
+        xi, xf = taps(out_w, maps.shape[2])
         rows = maps[:, :, xi] * (1 - xf) + maps[:, :, xi + 1] * xf  # (4, h, W)
-        # Public for the fused render (render.py), which evaluates the same model.
         self.rows = rows.contiguous()
         self.step = (rows[:, 1:] - rows[:, :-1]).contiguous()
-        self.yi, self.yf = _taps(out_h, maps.shape[1])
+        self.yi, self.yf = taps(out_h, maps.shape[1])
 
     @torch.inference_mode()
     def strip(self, L: torch.Tensor, Y: torch.Tensor, y0: int) -> torch.Tensor:

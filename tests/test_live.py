@@ -97,18 +97,20 @@ def test_evicted_image_is_resent_by_the_client_transparently(tmp_path):
 def test_cancel_stops_a_running_request(engine):
     rid = client_module.new_request_id()
     out: dict = {}
+    running = threading.Event()
     request = P.ColorizeRequest(photo(6000, 4000, 3), HINTS)  # made first: it takes a second
 
     def big() -> None:
         with Client(engine.endpoint, timeout=120, retries=0) as c:
             try:
-                out["reply"] = c.call(request, request_id=rid)
+                # Its first progress message says it is running; the cancel comes then.
+                out["reply"] = c.call(request, progress=lambda *_: running.set(), request_id=rid)
             except EngineReplyError as err:
                 out["error"] = err
 
     worker = threading.Thread(target=big)
     worker.start()
-    time.sleep(1.0)
+    assert running.wait(60)
     with Client(engine.endpoint, timeout=30, retries=0) as c:
         assert c.cancel(rid) is True
         worker.join(60)

@@ -86,7 +86,7 @@ class Limits:
     max_pixels: int = 64_000_000  # 8000 x 8000
     max_points: int = 10_000
     max_message_bytes: int = (1 << 30) + (1 << 20)  # an 8000 x 8000 rgba16 image fits
-    cache_mb: int = 1024  # images kept by id with what was derived from them
+    cache_mb: int = 512  # images kept by id with what was derived from them
 
     def to_map(self) -> dict[str, int]:
         return {
