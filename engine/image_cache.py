@@ -23,6 +23,7 @@ from chromahint_client import protocol as P
 from chromahint_client.protocol import ErrorCode, ProtocolError
 
 T = TypeVar("T")
+ENTRY_OVERHEAD = 4096  # bytes an entry costs beyond its arrays (the objects around them)
 
 
 def nbytes(value: Any) -> int:
@@ -70,7 +71,7 @@ class ImageCache:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
-                entry = Entry(key, image, size=len(image.data))
+                entry = Entry(key, image, size=ENTRY_OVERHEAD + len(image.data))
                 self._entries[key] = entry
             self._entries.move_to_end(key)
             self._evict(keep=key)

@@ -27,7 +27,8 @@ class Raw:
     data: bytes
 
 
-LIMITS = P.Limits(max_pixels=4096, max_points=64, max_message_bytes=1_000_000)
+# A small image cache: the memory bound of the run must hold with the cache full.
+LIMITS = P.Limits(max_pixels=4096, max_points=64, max_message_bytes=1_000_000, cache_mb=32)
 OPS = [op.value for op in P.Op]
 FIELDS = sorted(
     {"image", "points", "mode", "swatches", "palette", "saturation", "region_hints", "labels"}

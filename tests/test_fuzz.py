@@ -100,7 +100,7 @@ class Harness:
         self.engine: EngineProcess = launch_engine(
             self.tmp,
             *("--max-pixels", str(lim.max_pixels), "--max-points", str(lim.max_points)),
-            *("--max-message-bytes", str(lim.max_message_bytes)),
+            *("--max-message-bytes", str(lim.max_message_bytes), "--cache-mb", str(lim.cache_mb)),
         )
         self.connect()
         info = P.InfoReply.from_map(self.call(P.request_map(P.InfoRequest(), 1)))
