@@ -574,7 +574,8 @@ def autostart(ctx):
     chroma_checks(ctx, "autostart", doc.nodeByName("Colorized"), [("a", BLOB_A)])
 
     # Cancel: the docker is free at once, and the late reply never lands in the document.
-    big = app.createDocument(2400, 1800, "big", "RGBA", "U8", "", 72.0)
+    # Big enough that the engine is still at work when its first progress message arrives.
+    big = app.createDocument(3600, 2700, "big", "RGBA", "U8", "", 72.0)
     window = app.activeWindow()
     window.addView(big)
     yield 600
