@@ -20,27 +20,9 @@ from collections.abc import Sequence
 import zmq
 
 from .security import ServerKeys
-from .serving import (
-    HEARTBEAT_IVL_MS,
-    HEARTBEAT_TIMEOUT_MS,
-    check_endpoints,
-    start_authenticator,
-)
+from .serving import check_endpoints, new_socket, start_authenticator
 
 log = logging.getLogger("chromahint.broker")
-
-
-def _socket(ctx: zmq.Context, kind: int, keys: ServerKeys | None, max_bytes: int) -> zmq.Socket:
-    sock = ctx.socket(kind)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.setsockopt(zmq.MAXMSGSIZE, max_bytes)
-    sock.setsockopt(zmq.HEARTBEAT_IVL, HEARTBEAT_IVL_MS)
-    sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS)
-    if keys is not None:
-        sock.curve_secretkey = keys.secret
-        sock.curve_publickey = keys.public
-        sock.curve_server = True
-    return sock
 
 
 def run_broker(
@@ -57,8 +39,8 @@ def run_broker(
     # unblocks it when the broker stops.
     ctx = zmq.Context()
     auth = start_authenticator(ctx, keys) if keys is not None else None
-    front = _socket(ctx, zmq.ROUTER, keys, max_message_bytes)
-    back = _socket(ctx, zmq.DEALER, keys, max_message_bytes)
+    front = new_socket(ctx, zmq.ROUTER, max_message_bytes, keys, heartbeat=True)
+    back = new_socket(ctx, zmq.DEALER, max_message_bytes, keys, heartbeat=True)
     control = ctx.socket(zmq.PAIR)
     control.setsockopt(zmq.LINGER, 0)
     control_addr = "inproc://chromahint-broker-control"

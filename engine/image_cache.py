@@ -55,15 +55,6 @@ class ImageCache:
         self.max_bytes = max_bytes
         self._entries: OrderedDict[str, Entry] = OrderedDict()
         self._lock = threading.Lock()
-        self.hits = self.misses = self.evictions = 0
-
-    @property
-    def size(self) -> int:
-        with self._lock:
-            return sum(e.size for e in self._entries.values())
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
     def put(self, image: P.Image, image_id: str | None = None) -> Entry:
         """The entry for `image` (made, or found when the same image came before)."""
@@ -81,13 +72,11 @@ class ImageCache:
         with self._lock:
             entry = self._entries.get(image_id)
             if entry is None:
-                self.misses += 1
                 raise ProtocolError(
                     ErrorCode.UNKNOWN_IMAGE,
                     f"this engine holds no image {image_id!r} (evicted, or the engine restarted): "
                     "send the image itself",
                 )
-            self.hits += 1
             self._entries.move_to_end(image_id)
             return entry
 
@@ -116,6 +105,3 @@ class ImageCache:
                 self._entries.move_to_end(oldest)
                 oldest = next(iter(self._entries))
             total -= self._entries.pop(oldest).size
-            self.evictions += 1
-        if total > self.max_bytes and self.max_bytes <= 0:
-            self._entries.clear()  # a cache of size 0 keeps nothing

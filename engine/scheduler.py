@@ -110,10 +110,6 @@ class Scheduler:
         for t in self._threads:
             t.join(10)
 
-    @property
-    def queued(self) -> int:
-        return sum(len(lane) for lane in self._lanes.values())
-
     # -- worker threads -------------------------------------------------------------------
     def _next(self, lanes: tuple[str, ...]) -> Task | None:
         with self._cond:

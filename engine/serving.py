@@ -104,30 +104,37 @@ def load_allowed(auth: ThreadAuthenticator, keys: ServerKeys) -> None:
         )
 
 
-def make_socket(ctx: zmq.Context, engine: Engine, keys: ServerKeys | None) -> zmq.Socket:
-    sock = ctx.socket(zmq.ROUTER)
+def new_socket(
+    ctx: zmq.Context,
+    kind: int,
+    max_bytes: int,
+    keys: ServerKeys | CurveKeys | None = None,
+    heartbeat: bool = False,
+) -> zmq.Socket:
+    """A socket of `kind` as every engine and broker socket is set up: no linger, frames far
+    beyond `max_bytes` dropped by ZeroMQ itself (those just over the limit still arrive, so
+    the sender gets a readable error), ZMTP heartbeats on links between machines, and CURVE
+    (server with ServerKeys, client with CurveKeys) set before any bind or connect, so it
+    applies to every endpoint of the socket, loopback and ipc:// included."""
+    sock = ctx.socket(kind)
     sock.setsockopt(zmq.LINGER, 0)
-    # Frames far beyond the limit are dropped by ZeroMQ itself; those just over it still
-    # arrive so the sender gets a readable error.
-    sock.setsockopt(zmq.MAXMSGSIZE, 2 * engine.limits.max_message_bytes)
-    if keys is not None:
-        # Set before binding: CURVE then applies to every endpoint of this socket, loopback
-        # and ipc:// included.
+    sock.setsockopt(zmq.MAXMSGSIZE, max_bytes)
+    if heartbeat:
+        sock.setsockopt(zmq.HEARTBEAT_IVL, HEARTBEAT_IVL_MS)
+        sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS)
+    if isinstance(keys, ServerKeys):
         sock.curve_secretkey = keys.secret
         sock.curve_publickey = keys.public
         sock.curve_server = True
+    elif keys is not None:
+        keys.apply(sock)
     return sock
 
 
 def broker_socket(ctx: zmq.Context, engine: Engine, link: BrokerLink) -> zmq.Socket:
     """A ROUTER connected to one broker's back end, as that broker's CURVE client when keyed."""
-    sock = ctx.socket(zmq.ROUTER)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.setsockopt(zmq.MAXMSGSIZE, 2 * engine.limits.max_message_bytes)
-    sock.setsockopt(zmq.HEARTBEAT_IVL, HEARTBEAT_IVL_MS)
-    sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS)
-    if link.keys is not None:
-        link.keys.apply(sock)
+    max_bytes = 2 * engine.limits.max_message_bytes
+    sock = new_socket(ctx, zmq.ROUTER, max_bytes, link.keys, heartbeat=True)
     sock.connect(link.endpoint)
     return sock
 
@@ -201,7 +208,7 @@ def serve(
     ipc_paths = []
     try:
         if endpoints:
-            sockets.append(make_socket(ctx, engine, keys))
+            sockets.append(new_socket(ctx, zmq.ROUTER, 2 * engine.limits.max_message_bytes, keys))
         for ep in endpoints:
             sockets[0].bind(ep)
             if ep.startswith("ipc://"):
