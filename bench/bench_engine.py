@@ -10,12 +10,14 @@ the overhead (everything but the forward pass) and its share, and the engine's p
 from __future__ import annotations
 
 import argparse
+import contextlib
 import platform
 import random
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from PIL import Image
@@ -69,6 +71,23 @@ def cpu_name() -> str:
     return platform.processor() or "unknown"
 
 
+@contextlib.contextmanager
+def engine_process(serve_args: list[str]) -> Iterator[tuple[subprocess.Popen, str, P.InfoReply]]:
+    """A real engine on a free loopback port: (process, endpoint, its info), stopped after."""
+    endpoint = free_endpoint()
+    cmd = [sys.executable, "-m", "chromahint", "--log-level", "WARNING", "serve"]
+    proc = subprocess.Popen([*cmd, "--endpoint", endpoint, *serve_args])
+    try:
+        deadline = time.monotonic() + 120
+        while (info := is_running(endpoint)) is None:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise SystemExit("engine did not start")
+        yield proc, endpoint, info
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[512, 1024, 4096])
@@ -77,28 +96,11 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=0, help="engine CPU threads (0: its default)")
     args = ap.parse_args()
 
-    endpoint = free_endpoint()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "chromahint",
-            "--log-level",
-            "WARNING",
-            "serve",
-            "--endpoint",
-            endpoint,
-            "--device",
-            args.device,
-            "--threads",
-            str(args.threads),
-        ]
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while (info := is_running(endpoint)) is None:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise SystemExit("engine did not start")
+    with engine_process(["--device", args.device, "--threads", str(args.threads)]) as (
+        proc,
+        endpoint,
+        info,
+    ):
         model = info.model(P.Mode.PHOTO)
         if model is None:
             raise SystemExit("the engine serves no photo model")
@@ -116,9 +118,6 @@ def main() -> int:
                 total, fwd = statistics.median(totals), statistics.median(forwards)
                 rows.append((size, total, fwd, total - fwd))
         peak = peak_rss_mib(proc.pid)
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
     print(
         f"Machine: {cpu_name()}, {_cores()} cores; device {info.device}; "

@@ -1,78 +1,109 @@
-"""Time lineart-net `regions` and `colorize` at working size; prints a markdown snippet.
+"""Line-art `regions` and `colorize`, and photo `suggest_points`, at 1024² through a real engine.
 
-    python bench/bench_lineart.py [--weights weights/lineart_net.safetensors] [--runs 7]
+    python bench/bench_lineart.py [--repeats 7] [--threads 0]
 
-The engine resizes a 1024x1024 sketch to the model's working size before calling the model,
-so the input here is a working-size drawing (a 1024 px synthetic sketch resized the same way).
+Round trips on loopback (what a plug-in waits for), medians. The sketch is a busy synthetic
+drawing (concentric rings over a grid of boxes, ~150 closed areas); the photo is
+scikit-image's astronaut at 1024², gray8.
 """
 
 from __future__ import annotations
 
 import argparse
-import pathlib
 import platform
 import statistics
 import time
 
 import numpy as np
-import torch
+from bench_engine import _cores, cpu_name, engine_process
+from PIL import Image
+from skimage import data as skdata
 
-from chromahint.models.lineart_net import load
-from chromahint.pipeline import resize_plane
-
-REPO = pathlib.Path(__file__).resolve().parents[1]
+from chromahint_client import Client
+from chromahint_client import protocol as P
 
 
 def synthetic_sketch(side: int = 1024) -> np.ndarray:
-    """Concentric rings and a grid of boxes: many closed regions, like a busy drawing."""
     y, x = np.mgrid[:side, :side].astype(np.float32)
     r = np.hypot(y - side / 2, x - side / 2)
     lines = (r % (side / 8)) < side / 200
     lines |= ((x % (side / 5)) < side / 200) | ((y % (side / 5)) < side / 200)
-    return np.where(lines, 0.0, 1.0).astype(np.float32)
+    return np.where(lines, 0, 255).astype(np.uint8)
 
 
-def median_ms(fn, runs: int) -> float:
-    fn()  # warm-up: allocator and kernel selection
+def median_ms(fn, repeats: int) -> float:
+    fn()  # warm-up
     times = []
-    for _ in range(runs):
+    for _ in range(repeats):
         t = time.perf_counter()
         fn()
         times.append((time.perf_counter() - t) * 1e3)
     return statistics.median(times)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    ap.add_argument(
-        "--weights", type=pathlib.Path, default=REPO / "weights/lineart_net.safetensors"
-    )
-    ap.add_argument("--runs", type=int, default=7)
-    ap.add_argument("--threads", type=int, default=2)
+def main() -> int:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--threads", type=int, default=0, help="engine CPU threads (0: its default)")
     args = ap.parse_args()
-
-    torch.set_num_threads(args.threads)
-    model = load(args.weights, "cpu")
-    ws = model.working_size
-    sketch = resize_plane(synthetic_sketch(1024), ws, ws)
-    labels, order = model.regions(sketch, model.max_regions)
-    hints = {r: (200.0, 40.0 * i % 255, 90.0) for i, r in enumerate(order[:5])}
-    points = [(ws * 0.3, ws * 0.6, (20.0, 180.0, 60.0), 3.0)]
-
-    t_regions = median_ms(lambda: model.regions(sketch, model.max_regions), args.runs)
-    t_color = median_ms(lambda: model.colorize(sketch, labels, hints, points), args.runs)
-    t_both = median_ms(lambda: model.colorize(sketch, None, hints, points), args.runs)
+    sketch = P.Image(1024, 1024, "gray8", synthetic_sketch().tobytes())
+    photo = Image.fromarray(skdata.astronaut()).convert("L").resize((1024, 1024))
+    photo_img = P.Image(1024, 1024, "gray8", photo.tobytes())
+    rows = []
+    with engine_process(["--threads", str(args.threads)]) as (_, endpoint, info):
+        with Client(endpoint, timeout=600, retries=0) as c:
+            reply = c.regions(P.RegionsRequest(sketch))
+            hints = tuple(
+                P.RegionHint(r, (200.0, 40.0 * i % 255, 90.0))
+                for i, r in enumerate(reply.order[:5])
+            )
+            point = (P.Point(300.0, 600.0, (20, 180, 60), 3),)
+            with_labels = P.ColorizeRequest(
+                sketch, point, mode=P.Mode.LINEART, region_hints=hints, labels=reply.labels
+            )
+            without = P.ColorizeRequest(sketch, point, mode=P.Mode.LINEART, region_hints=hints)
+            n = len(np.unique(np.frombuffer(reply.labels.data, "<u2")))
+            rows.append(
+                (
+                    f"`regions` ({n - 1} regions)",
+                    median_ms(lambda: c.regions(P.RegionsRequest(sketch)), args.repeats),
+                    500,
+                )
+            )
+            rows.append(
+                (
+                    "line-art `colorize`, labels sent, 5 region + 1 point hints",
+                    median_ms(lambda: c.colorize(with_labels), args.repeats),
+                    500,
+                )
+            )
+            rows.append(
+                (
+                    "line-art `colorize`, labels recomputed",
+                    median_ms(lambda: c.colorize(without), args.repeats),
+                    500,
+                )
+            )
+            suggest = P.SuggestPointsRequest(photo_img, k=5)
+            rows.append(
+                (
+                    "photo `suggest_points` (k = 5)",
+                    median_ms(lambda: c.suggest_points(suggest), args.repeats),
+                    300,
+                )
+            )
+    art = info.model(P.Mode.LINEART)
     print(
-        f"`{model.name}`, 1024x1024 sketch -> working size {ws}x{ws}, CPU "
-        f"({platform.processor() or platform.machine()}), torch {torch.__version__}, "
-        f"{args.threads} threads, median of {args.runs}:\n"
+        f"Machine: {cpu_name()}, {_cores()} cores; device {info.device}; "
+        f"line-art model {art.name if art else 'none'}; Python {platform.python_version()}; "
+        f"1024x1024 gray8, {args.repeats} repeats, median round trip.\n"
     )
-    print("| call | median ms |")
-    print("|---|---|")
-    print(f"| `regions` | {t_regions:.1f} |")
-    print(f"| `colorize` (labels given, 5 region + 1 point hints) | {t_color:.1f} |")
-    print(f"| `colorize` (labels=None: regions computed inside) | {t_both:.1f} |")
+    print("| call | median ms | goal ms |")
+    print("|---|---|---|")
+    for name, ms, goal in rows:
+        print(f"| {name} | {ms:.0f} | ≤ {goal} |")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -1,25 +1,44 @@
-"""Line art: priority regions (GuidingPainter) and colorization under the lines.
+"""Line art: regions that follow the drawing, ranked by value, and flat colours under the lines.
 
-Line art has no lightness to keep: the model predicts flat colours at working size, they
-are upsampled, and the full-resolution sketch is multiplied on top so lines stay as drawn.
+Regions are the drawing's closed areas (models/closed_areas.py: trapped-ball gap closing,
+hatching merged), found at up to SEG_MAX_SIDE and carried to full size so their edges follow
+the lines. They are ranked by the segmentation net's learned priority channel (GuidingPainter:
+the channel hinted first in training is the one whose colour helped most), larger areas first
+within a channel, and numbered in that order, so region 1 is the first to colour.
+
+Colours: the model predicts flat colours at working size, they are upsampled, every hinted
+region is then painted exactly its hint colour at full size (an artist who fills a region
+expects that colour, edge to edge), and the full-size sketch is multiplied on top so lines
+stay as drawn.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy import ndimage
 
 from chromahint_client.protocol import Point
 
 from .imaging import Raster, alpha8, luminance, strip_rows
-from .models.base import LineartModel
+from .jobs import Derive, uncached
+from .models.base import RGB, LineartModel, LinePoint, hint_square
+from .models.closed_areas import closed_areas
+from .models.lineart_net import LINE_THRESHOLD
 from .models.normalize import lightness_unit
 from .pipeline import Timer, resize_plane, working_shape
 
-LINE_THRESHOLD = 0.5  # sketch intensity below this is a line pixel (region 0)
+# Closed areas are found on a grid of at most this many pixels a side (ink kept where any
+# pixel of a cell is ink), which keeps `regions` fast on big canvases; labels are then
+# carried back to every full-size pixel.
+SEG_MAX_SIDE = 512
+# A point hint inside a region below this fraction of the image fills that region, like a
+# bucket fill (and the Colorize Mask's key strokes); larger ones (the page) stay squares.
+POINT_FILL_FRAC = 0.5
 
 
 def sketch_planes(raster: Raster, working_size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -37,55 +56,179 @@ def _nearest(labels: np.ndarray, width: int, height: int) -> np.ndarray:
     return labels[ys[:, None], xs[None, :]]
 
 
+def _cells_with_ink(ink: np.ndarray, s: int) -> np.ndarray:
+    """(H, W) bool -> (ceil(H/s), ceil(W/s)) bool: any ink in each s x s cell."""
+    if s == 1:
+        return ink
+    h, w = ink.shape
+    padded = np.zeros((-(-h // s) * s, -(-w // s) * s), bool)
+    padded[:h, :w] = ink
+    return padded.reshape(padded.shape[0] // s, s, padded.shape[1] // s, s).any(axis=(1, 3))
+
+
+def _rank(model: LineartModel, sketch_w: np.ndarray, areas: np.ndarray) -> np.ndarray:
+    """Area ids 1..n in priority order: learned channel first, then larger first."""
+    n = int(areas.max())
+    wh, ww = sketch_w.shape
+    channel = model.channels(sketch_w)
+    c = int(channel.max()) + 2
+    on_w = _nearest(areas, ww, wh)
+    votes = np.bincount(on_w.ravel() * c + channel.ravel(), minlength=(n + 1) * c)
+    votes = votes.reshape(n + 1, c)
+    best = np.where(votes.sum(1) > 0, votes.argmax(1), c - 1)  # unseen at working size: last
+    sizes = np.bincount(areas.ravel(), minlength=n + 1)
+    ids = np.arange(1, n + 1)
+    return ids[np.lexsort((ids, -sizes[1:], best[1:]))]
+
+
+def _to_full_size(cells: np.ndarray, ink: np.ndarray, s: int) -> np.ndarray:
+    """Cell labels -> full-size labels. Paper pixels in cells that held ink take the label of
+    a 4-neighbour, step by step, so a region ends exactly at its line; a pixel walled in by
+    ink takes its cell's nearest area."""
+    h, w = ink.shape
+    ys, xs = np.arange(h) // s, np.arange(w) // s
+    full = cells[ys[:, None], xs[None, :]].ravel()
+    todo = np.flatnonzero((full == 0) & ~ink.ravel())
+    col = todo % w
+    for _ in range(2 * s):
+        if todo.size == 0:
+            break
+        got = np.zeros(todo.size, np.int32)
+        for step, ok in ((-1, col > 0), (1, col < w - 1), (-w, todo >= w), (w, todo < h * w - w)):
+            take = ok & (got == 0)
+            got[take] = full[todo[take] + step]
+        done = got > 0
+        full[todo[done]] = got[done]
+        todo, col = todo[~done], col[~done]
+    if todo.size:
+        _, (iy, ix) = ndimage.distance_transform_edt(cells == 0, return_indices=True)  # pyright: ignore[reportGeneralTypeIssues]
+        ty, tx = todo // w // s, todo % w // s
+        full[todo] = cells[iy[ty, tx], ix[ty, tx]]
+    return full.reshape(h, w)
+
+
+def region_labels(model: LineartModel, sketch: np.ndarray, sketch_w: np.ndarray) -> np.ndarray:
+    """(H, W) sketch -> (H, W) int32 region ids: 0 on lines, 1..n elsewhere in priority order."""
+    h, w = sketch.shape
+    ink = sketch < LINE_THRESHOLD
+    s = max(1, math.ceil(max(h, w) / SEG_MAX_SIDE))
+    ink_s = _cells_with_ink(ink, s)
+    areas = closed_areas(ink_s)
+    if areas.max() == 0:
+        return areas if s == 1 else np.zeros((h, w), np.int32)
+    lut = np.zeros(int(areas.max()) + 1, np.int32)
+    lut[_rank(model, sketch_w, areas)] = np.arange(1, len(lut), dtype=np.int32)
+    areas = lut[areas]
+    if s > 1:
+        areas = _to_full_size(areas, ink, s)
+    areas[ink] = 0
+    return areas
+
+
+def _sketches(model: LineartModel, raster: Raster, derive: Derive) -> tuple[np.ndarray, ...]:
+    size = model.working_size
+    return derive(("sketch", size), lambda: sketch_planes(raster, size))
+
+
+def cached_planes(model: LineartModel, raster: Raster, derive: Derive) -> tuple[np.ndarray, ...]:
+    """(sketch, working-size sketch, region labels as uint16), kept with a cached image."""
+    sketch, sketch_w = _sketches(model, raster, derive)
+    labels = derive(
+        ("regions", model.name),
+        lambda: region_labels(model, sketch, sketch_w).astype(np.uint16),
+    )
+    return sketch, sketch_w, labels
+
+
 def regions(
-    model: LineartModel, raster: Raster, max_regions: int, timer: Timer
+    model: LineartModel, raster: Raster, max_regions: int, timer: Timer, derive: Derive = uncached
 ) -> tuple[np.ndarray, list[int]]:
-    """Region id per full-size pixel (uint16, 0 = line or none) and ids by priority."""
-    sketch, sketch_w = sketch_planes(raster, model.working_size)
-    timer.lap("decode")
-    labels_w, order = model.regions(sketch_w, max_regions)
-    timer.lap("forward")
-    labels = _nearest(labels_w.astype(np.uint16), raster.width, raster.height)
-    labels[sketch < LINE_THRESHOLD] = 0
-    present = set(np.unique(labels).tolist())
-    timer.lap("upsample")
-    return labels, [r for r in order if r in present]
+    """Region id per full-size pixel (0 = line) and the first `max_regions` ids by priority."""
+    _, _, labels = cached_planes(model, raster, derive)
+    timer.lap("regions")
+    return labels, list(range(1, min(int(labels.max()), max_regions) + 1))
+
+
+def hint_fills(
+    labels: np.ndarray, region_rgb: dict[int, RGB], points: Sequence[LinePoint]
+) -> tuple[dict[int, RGB], list[LinePoint]]:
+    """Region hints plus the regions points bucket-fill (later wins), and the points left as
+    squares (those on lines only, or in a region as big as the page)."""
+    h, w = labels.shape
+    sizes = np.bincount(labels.ravel())
+    fills = {r: rgb for r, rgb in region_rgb.items() if 0 < r < len(sizes)}
+    squares = []
+    for x, y, rgb, size in points:
+        ys, xs = hint_square(x, y, size, h, w)
+        ids = np.unique(labels[ys, xs])
+        ids = ids[(ids > 0) & (sizes[ids] < POINT_FILL_FRAC * labels.size)]
+        if len(ids):
+            fills.update({int(r): rgb for r in ids})
+        else:
+            squares.append((x, y, rgb, size))
+    return fills, squares
+
+
+def colorize_into(
+    out: np.ndarray,
+    model: LineartModel,
+    sketch: np.ndarray,
+    sketch_w: np.ndarray,
+    labels: np.ndarray,
+    region_rgb: dict[int, RGB],
+    points: Sequence[LinePoint],
+) -> None:
+    """Write the colourized drawing (H, W, 3) uint8 into `out`; points in full-size pixels."""
+    height, width = sketch.shape
+    wh, ww = sketch_w.shape
+    fills, squares = hint_fills(labels, region_rgb, points)
+    sx = ww / width
+    pts = [(x * sx, y * sx, rgb, max(1.0, size * sx)) for x, y, rgb, size in squares]
+    rgb_w = model.colorize(sketch_w, _nearest(labels, ww, wh), fills, pts)
+    color = torch.from_numpy(np.ascontiguousarray(rgb_w, np.float32))[None]
+    lut = np.zeros((int(labels.max()) + 1, 3), np.float32)
+    has = np.zeros(len(lut), bool)
+    for rid, rgb in fills.items():
+        lut[rid], has[rid] = rgb, True
+    # Bilinear (align_corners=False): horizontally once, then vertically per strip.
+    horiz = F.interpolate(color, size=(wh, width), mode="bilinear", align_corners=False)[0]
+    pos = (torch.arange(height, dtype=torch.float64) + 0.5) * wh / height - 0.5
+    pos = pos.clamp(0, wh - 1)
+    i0 = pos.floor().long()
+    i1 = (i0 + 1).clamp(max=wh - 1)
+    frac = (pos - i0).float()
+    rows = strip_rows(width) * 4
+    for y0 in range(0, height, rows):
+        y1 = min(height, y0 + rows)
+        f = frac[y0:y1, None]
+        band = (horiz[:, i0[y0:y1]] * (1 - f) + horiz[:, i1[y0:y1]] * f).mul_(255.0)
+        strip = band.permute(1, 2, 0).numpy()
+        lab = labels[y0:y1]
+        sel = has[lab]
+        strip[sel] = lut[lab[sel]]
+        strip *= sketch[y0:y1, :, None]
+        out[y0:y1] = np.clip(strip + 0.5, 0, 255).astype(np.uint8)
 
 
 def colorize(
     model: LineartModel,
     raster: Raster,
     points: Sequence[Point],
-    region_rgb: dict[int, tuple[float, float, float]],
+    region_rgb: dict[int, RGB],
     labels: np.ndarray | None,
     timer: Timer,
+    derive: Derive = uncached,
 ) -> bytes:
-    sketch, sketch_w = sketch_planes(raster, model.working_size)
-    wh, ww = sketch_w.shape
-    sx, sy = ww / raster.width, wh / raster.height
-    labels_w = _nearest(labels, ww, wh).astype(np.int32) if labels is not None else None
-    pts = [(p.x * sx, p.y * sy, p.rgb, max(1.0, p.size * sx)) for p in points]
-    timer.lap("decode")
-    rgb_w = model.colorize(sketch_w, labels_w, region_rgb, pts)
-    timer.lap("forward")
+    """The line-art layer (RGBA8 bytes); `labels` from the client, else the engine's own."""
+    if labels is None:
+        sketch, sketch_w, labels = cached_planes(model, raster, derive)
+    else:
+        sketch, sketch_w = _sketches(model, raster, derive)
+    timer.lap("regions")
     out = np.empty((raster.height, raster.width, 4), np.uint8)
-    color = torch.from_numpy(np.ascontiguousarray(rgb_w, np.float32))[None]
-    # Bilinear (align_corners=False): horizontally once, then vertically per strip.
-    horiz = F.interpolate(color, size=(wh, raster.width), mode="bilinear", align_corners=False)[0]
-    pos = (torch.arange(raster.height, dtype=torch.float64) + 0.5) * wh / raster.height - 0.5
-    pos = pos.clamp(0, wh - 1)
-    i0 = pos.floor().long()
-    i1 = (i0 + 1).clamp(max=wh - 1)
-    frac = (pos - i0).float()
-    rows = strip_rows(raster.width) * 4
-    for y0 in range(0, raster.height, rows):
-        y1 = min(raster.height, y0 + rows)
-        f = frac[y0:y1, None]
-        band = horiz[:, i0[y0:y1]] * (1 - f) + horiz[:, i1[y0:y1]] * f
-        ink = torch.from_numpy(sketch[y0:y1])[None]
-        rgb8 = band.mul_(ink).mul_(255.0).add_(0.5).clamp_(0, 255).byte()
-        out[y0:y1, :, :3] = rgb8.permute(1, 2, 0).numpy()
+    pts = [(p.x, p.y, p.rgb, p.size) for p in points]
+    colorize_into(out[..., :3], model, sketch, sketch_w, labels, region_rgb, pts)
     alpha = alpha8(raster)
     out[..., 3] = 255 if alpha is None else alpha
-    timer.lap("upsample")
+    timer.lap("forward")
     return out.tobytes()

@@ -150,7 +150,9 @@ class Engine:
             labels = decode(req.labels).pixels[..., 0] if req.labels is not None else None
             region_rgb = {h.region: h.rgb for h in req.region_hints}
             timer = Timer()
-            layer = lineart.colorize(model, raster, req.points, region_rgb, labels, timer)
+            layer = lineart.colorize(
+                model, raster, req.points, region_rgb, labels, timer, job.derive
+            )
             # Line art has no colour distribution to draw swatches from.
             rows = [[] for _ in req.points] if req.swatches else []
             return P.ColorizeReply(rgba8_layer(raster, layer), rows, timer.ms, job.image_id)
@@ -167,7 +169,8 @@ class Engine:
                 f"'max_regions' must be between 1 and {model.max_regions}, got {req.max_regions}",
             )
         timer = Timer()
-        labels, order = lineart.regions(model, raster, req.max_regions or model.max_regions, timer)
+        most = req.max_regions or model.max_regions
+        labels, order = lineart.regions(model, raster, most, timer, job.derive)
         image = P.Image(raster.width, raster.height, "gray16", labels.astype("<u2").tobytes())
         return P.RegionsReply(image, order, timer.ms, job.image_id)
 

@@ -101,6 +101,10 @@ def pixel(node, x: int, y: int) -> tuple[float, float, float, float]:
     return unpack(bytes(node.pixelData(x, y, 1, 1)), node.colorDepth())
 
 
+def near(rgb, want, tol: float = 2.0) -> bool:
+    return max(abs(a - b) for a, b in zip(rgb, want, strict=True)) <= tol
+
+
 def grey_at(x: int, y: int) -> int:
     return next(g for x0, y0, x1, y1, g in REGIONS if x0 <= x < x1 and y0 <= y < y1)
 
@@ -469,6 +473,15 @@ def lineart_flow(ctx, s: Session):
         ctx.check("regions.buttons", len(s.panel.region_buttons) > 0, len(s.panel.region_buttons))
         ranks = [r.rank for r in s.model.regions]
         ctx.check("regions.numbered", ranks[:1] == [1], ranks)
+        # Two closed boxes on a page: inside each box and the page around them.
+        ctx.check("regions.three_for_two_boxes", ranks == [1, 2, 3], ranks)
+        overlay = doc.nodeByName("Chromahint regions")
+        if overlay is not None:
+            # Full canvas resolution: the tint reaches the pixel beside the line, not the line.
+            beside, on_line = pixel(overlay, 24, 100), pixel(overlay, 21, 100)
+            inside = pixel(overlay, 70, 100)
+            ok = beside[3] > 0 and on_line[3] == 0 and beside[:3] == inside[:3]
+            ctx.check("regions.overlay_full_size", ok, [beside, on_line, inside])
         if ctx.artifacts:
             yield 300
             s.window.qwindow().grab().save(os.path.join(ctx.artifacts, "krita_regions.png"))
@@ -481,6 +494,13 @@ def lineart_flow(ctx, s: Session):
             ok = len(s.rec.results) > count and level == "info" and "Colorized" in text
             ctx.check("regions.colour_applied", ok, [level, text])
             ctx.check("regions.colorized_below_lines", lines_on_top(), names(doc))
+            first = s.model.regions[0]
+            colorized = doc.nodeByName("Colorized")
+            if colorized is not None:
+                # One click fills the whole region with exactly the foreground colour.
+                got = pixel(colorized, int(first.x), int(first.y))[:3]
+                ok = near(got, (220, 180, 60))
+                ctx.check("regions.filled_exactly", ok, [got, first])
 
     s.panel.add_hints_button.click()
     yield within(lambda: doc.nodeByName("Hints") is not None)
@@ -493,6 +513,21 @@ def lineart_flow(ctx, s: Session):
     if has_lineart:
         ok = len(s.rec.results) > count and lines_on_top()
         ctx.check("lineart.colorized_below_lines", ok, names(doc))
+        # A Colorize Mask's key stroke in the right box is a hint too: the box takes its colour.
+        # Made the way the Layers docker does (creating one through createNode crashes 5.1).
+        doc.setActiveNode(line)
+        yield 200
+        s.app.action("add_new_colorize_mask").trigger()
+        yield within(lambda: any(c.type() == "colorizemask" for c in line.childNodes()))
+        mask = next(c for c in line.childNodes() if c.type() == "colorizemask")
+        paint_blob(mask, ((188, 60), 4, (40, 90, 200)), "U8")
+        count, msgs = len(s.rec.results), len(s.rec.messages)
+        s.panel.colorize_button.click()
+        yield wait_message(s.model, s.rec, msgs + 1)
+        colorized = doc.nodeByName("Colorized")
+        got = pixel(colorized, 200, 100)[:3] if colorized is not None else None
+        ok = got is not None and near(got, (40, 90, 200))
+        ctx.check("lineart.colorize_mask_key_stroke", ok, [got, s.rec.last_message()])
     else:
         ok = level == "warning" and "line-art" in text and "lineart" in text
         ctx.check("lineart.unsupported_message", ok, [level, text])

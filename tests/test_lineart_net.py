@@ -8,14 +8,15 @@ import numpy as np
 import pytest
 import torch
 
+from chromahint.lineart import colorize_into, hint_fills, region_labels
 from chromahint.models import lineart_net
 from chromahint.models.lineart_net import (
     DEFAULT_CONFIG,
     LineartModel,
     LineartNets,
     rasterize,
-    snap_to_closed_areas,
 )
+from chromahint.pipeline import resize_plane, working_shape
 from chromahint.train.train_lineart import region_hints, sample_hint_counts
 
 pytestmark = pytest.mark.unit
@@ -38,45 +39,77 @@ def model() -> LineartModel:
     return LineartModel(LineartNets(DEFAULT_CONFIG), "cpu")
 
 
-def test_regions_shapes_lines_and_order(model: LineartModel) -> None:
+def regions_of(model: LineartModel, sketch: np.ndarray) -> np.ndarray:
+    h, w = sketch.shape
+    return region_labels(model, sketch, resize_plane(sketch, *working_shape(w, h, 256)))
+
+
+def test_regions_follow_the_lines_in_priority_order(model: LineartModel) -> None:
     sketch = ring_sketch()
-    labels, order = model.regions(sketch, 5)
+    labels = regions_of(model, sketch)
     assert labels.shape == sketch.shape and labels.dtype == np.int32
     assert (labels[sketch < 0.5] == 0).all()
     assert (labels[sketch >= 0.5] > 0).all()
-    present = set(np.unique(labels).tolist()) - {0}
-    assert len(order) <= 5 and len(set(order)) == len(order)
-    assert set(order) <= present
-    assert order == sorted(order)  # channel order is priority order
+    assert sorted(np.unique(labels).tolist()) == [0, 1, 2]  # inside, outside
+    assert labels[40, 48] != labels[2, 2]
+    assert np.array_equal(labels, regions_of(model, sketch))
 
 
-def test_regions_deterministic(model: LineartModel) -> None:
-    sketch = ring_sketch()
-    a, oa = model.regions(sketch, model.max_regions)
-    b, ob = model.regions(sketch, model.max_regions)
-    assert np.array_equal(a, b) and oa == ob
+def test_regions_on_a_big_canvas_keep_full_size_edges(model: LineartModel) -> None:
+    """Found on a coarser grid above SEG_MAX_SIDE, but every paper pixel, even one beside a
+    1-px line, carries the region of its own side."""
+    h, w = 1100, 1500
+    sketch = np.ones((h, w), np.float32)
+    sketch[100:1000, 300] = sketch[100:1000, 1200] = 0.0
+    sketch[100, 300:1201] = sketch[1000, 300:1201] = 0.0
+    sketch[100:1000, 750] = 0.0
+    labels = regions_of(model, sketch)
+    assert len(np.unique(labels)) == 4  # lines, left box, right box, outside
+    left, right, out = labels[500, 751 - 10], labels[500, 751], labels[500, 299]
+    assert len({left, right, out}) == 3 and 0 not in (left, right, out)
+    assert (labels[500, 301:750] == labels[500, 301]).all()
+    assert (labels[sketch < 0.5] == 0).all()
+
+
+def test_hinted_region_is_exactly_its_colour(model: LineartModel) -> None:
+    sketch = ring_sketch(160, 200)
+    labels = regions_of(model, sketch)
+    inside = int(labels[80, 100])
+    out = np.empty(sketch.shape + (3,), np.uint8)
+    colorize_into(out, model, sketch, sketch, labels, {inside: (30.0, 140.0, 220.0)}, [])
+    assert (out[labels == inside] == (30, 140, 220)).all()
+    assert not (out[labels != inside] == (30, 140, 220)).all(-1).any()
+    # A point in the small inside fills it the same way; on the page it stays a square.
+    point = colorize_into(out, model, sketch, sketch, labels, {}, [(100, 80, (9.0, 9, 9), 1)])
+    assert point is None and (out[labels == inside] == 9).all()
+    fills, squares = hint_fills(labels, {}, [(2.0, 2.0, (9.0, 9.0, 9.0), 1.0)])
+    assert fills == {} and len(squares) == 1
 
 
 def test_colorize_shape_range_and_determinism(model: LineartModel) -> None:
     sketch = ring_sketch(70, 50)
+    labels = regions_of(model, sketch)
     pts = [(10.0, 10.0, (255.0, 0.0, 0.0), 3.0)]
-    out = model.colorize(sketch, None, {}, pts)
+    out = model.colorize(sketch, labels, {}, pts)
     assert out.shape == (3, 70, 50) and out.dtype == np.float32
     assert out.min() >= 0.0 and out.max() <= 1.0
-    assert np.array_equal(out, model.colorize(sketch, None, {}, pts))
+    assert np.array_equal(out, model.colorize(sketch, labels, {}, pts))
 
 
 @pytest.mark.skipif(not WEIGHTS.is_file(), reason="needs the trained weights")
-def test_region_hint_moves_region_toward_hint(model: LineartModel) -> None:
+def test_region_hint_moves_the_rest_toward_plausible_colours(model: LineartModel) -> None:
     sketch = ring_sketch()
-    labels, order = model.regions(sketch, model.max_regions)
-    rid = order[0]
-    sel = labels == rid
+    labels = regions_of(model, sketch)
+    sel = labels == 1
     base = model.colorize(sketch, labels, {}, [])[:, sel].mean(1)
-    for target in ((255.0, 0.0, 0.0), (0.0, 0.0, 255.0)):
-        hinted = model.colorize(sketch, labels, {rid: target}, [])[:, sel].mean(1)
-        goal = np.asarray(target) / 255
-        assert np.abs(hinted - goal).sum() < np.abs(base - goal).sum()
+    model.exact_hints = False
+    try:
+        for target in ((255.0, 0.0, 0.0), (0.0, 0.0, 255.0)):
+            hinted = model.colorize(sketch, labels, {1: target}, [])[:, sel].mean(1)
+            goal = np.asarray(target) / 255
+            assert np.abs(hinted - goal).sum() < np.abs(base - goal).sum()
+    finally:
+        model.exact_hints = True
 
 
 def test_rasterize_regions_and_points() -> None:
@@ -84,22 +117,6 @@ def test_rasterize_regions_and_points() -> None:
     hint, mask = rasterize(labels, {1: (255.0, 0.0, 0.0)}, [(0.0, 2.0, (0.0, 255.0, 0.0), 1.0)])
     assert mask[0].tolist() == [[0, 1, 1], [0, 0, 1], [1, 0, 0]]
     assert hint[0, 0, 1] == 1.0 and hint[1, 2, 0] == 1.0 and hint[:, 1, 0].sum() == 0
-
-
-def test_rasterize_point_fills_small_closed_area() -> None:
-    labels = np.array([[1, 1, 0, 2, 2], [1, 1, 0, 2, 2]], np.int32)
-    areas = np.array([[1, 1, 0, 2, 2], [1, 1, 0, 2, 2]], np.int32)
-    _, mask = rasterize(labels, {}, [(0.0, 0.0, (9.0, 9.0, 9.0), 1.0)], areas, 0.5)
-    assert mask[0].tolist() == [[1, 1, 0, 0, 0], [1, 1, 0, 0, 0]]
-    _, mask = rasterize(labels, {}, [(0.0, 0.0, (9.0, 9.0, 9.0), 1.0)], areas, 0.2)
-    assert mask[0].sum() == 1
-
-
-def test_snap_gives_each_closed_area_its_majority() -> None:
-    labels = np.array([[1, 1, 0, 2, 2], [1, 2, 0, 2, 3], [0, 0, 0, 0, 0]], np.int32)
-    snapped = snap_to_closed_areas(labels, 1.0)
-    assert snapped.tolist() == [[1, 1, 0, 2, 2], [1, 1, 0, 2, 2], [0, 0, 0, 0, 0]]
-    assert np.array_equal(snap_to_closed_areas(labels, 0.1), labels)
 
 
 def test_training_hints_use_region_means() -> None:

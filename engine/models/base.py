@@ -111,10 +111,12 @@ class LineartModel(Protocol):
     working_size: int
     max_regions: int
 
-    def regions(self, sketch: np.ndarray, max_regions: int) -> tuple[np.ndarray, list[int]]: ...
+    def channels(self, sketch: np.ndarray) -> np.ndarray:
+        """The learned priority channel of each pixel (0 = colour this first)."""
+        ...
 
     def colorize(
-        self, sketch: np.ndarray, labels: np.ndarray | None, region_rgb: dict[int, RGB],
+        self, sketch: np.ndarray, labels: np.ndarray, fills: dict[int, RGB],
         points: list[LinePoint],
     ) -> np.ndarray:  # fmt: skip
         """Flat colours (3, H, W) in [0, 1] under the lines, from region and point hints."""

@@ -13,6 +13,7 @@ on the colours and a smoothness term on the region probabilities.
 from __future__ import annotations
 
 import argparse
+import copy
 import math
 import pathlib
 import time
@@ -21,10 +22,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from chromahint.lineart import region_labels
 from chromahint.models.lineart_net import (
     DEFAULT_CONFIG,
     LINE_THRESHOLD,
+    MAX_REGIONS,
+    LineartModel,
     LineartNets,
+    load_nets,
     save,
 )
 from chromahint.train.lineart_data import LineartSet, default_data_dir, load_lineart
@@ -117,6 +122,54 @@ def neighbour_l1(x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     return (dx.sum() + dy.sum()) / ((vx.sum() + vy.sum()) * x.shape[1] + 1e-6)
 
 
+def area_hints(
+    ranker: LineartModel, sketch: torch.Tensor, rgb: torch.Tensor, counts: np.ndarray
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first counts[i] regions the engine would number (closed areas in priority order),
+    each filled with its ground-truth mean colour -> hint (B,3,H,W), mask (B,1,H,W)."""
+    hint, mask = torch.zeros_like(rgb), torch.zeros_like(sketch)
+    for i in range(sketch.shape[0]):
+        if counts[i] == 0:
+            continue
+        sk = sketch[i, 0].cpu().numpy()
+        labels = torch.from_numpy(region_labels(ranker, sk, sk)).to(sketch.device)
+        for rid in range(1, int(counts[i]) + 1):
+            sel = labels == rid
+            if not sel.any():
+                break
+            hint[i][:, sel] = rgb[i][:, sel].mean(1, keepdim=True)
+            mask[i, 0][sel] = 1.0
+    return hint, mask
+
+
+def colorizer_step(
+    nets: LineartNets,
+    ranker: LineartModel,
+    sketch: torch.Tensor,
+    rgb: torch.Tensor,
+    args: argparse.Namespace,
+    rng: np.random.Generator,
+) -> dict[str, torch.Tensor]:
+    """Colorizer only, on the engine's own regions; the loss counts unhinted pixels, since the
+    engine paints hinted regions exactly their hint colour."""
+    b = sketch.shape[0]
+    paper = (sketch >= LINE_THRESHOLD).float()
+    counts = sample_hint_counts(b, MAX_REGIONS, args.hint_p, rng)
+    n_points = sample_hint_counts(b, args.max_points, args.hint_p, rng)
+    with_points = rng.random(b) < args.point_frac
+    n_points[~with_points] = 0
+    counts[with_points & (rng.random(b) < args.points_only)] = 0
+    hint, mask = area_hints(ranker, sketch, rgb, counts)
+    p_hint, p_mask = point_hints(sketch, rgb, n_points, rng)
+    hint = hint * (1 - p_mask) + p_hint * p_mask
+    mask = torch.maximum(mask, p_mask)
+    pred = nets.colorize(sketch, hint, mask)
+    free = 1 - mask
+    rec = ((pred * sketch - rgb).abs() * free).sum() / (free.sum() * 3 + 1e-6)
+    tv = neighbour_l1(pred, paper)
+    return {"loss": rec + args.tv * tv, "rec": rec, "tv": tv}
+
+
 def train_step(
     nets: LineartNets,
     sketch: torch.Tensor,
@@ -172,6 +225,12 @@ def main() -> None:
     ap.add_argument("--ckpt-minutes", type=float, default=5.0)
     ap.add_argument("--limit", type=int, default=None, help="use only this many samples")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--colorizer-from",
+        type=pathlib.Path,
+        default=None,
+        help="fine-tune only the colorizer of these weights, on the engine's closed-area regions",
+    )
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -187,13 +246,19 @@ def main() -> None:
     if state is not None:
         config = state["config"]
     nets = LineartNets(config).to(device)
-    opt = torch.optim.Adam(nets.parameters(), lr=args.lr)
+    if args.colorizer_from is not None and state is None:
+        nets = load_nets(args.colorizer_from).to(device)
+        config = nets.config
+    tune = args.colorizer_from is not None
+    opt = torch.optim.Adam(nets.color.parameters() if tune else nets.parameters(), lr=args.lr)
     if state is not None:
         nets.load_state_dict(state["nets"])
         opt.load_state_dict(state["opt"])
         step, done_s = state["step"], state["seconds"]
         rng = np.random.default_rng(args.seed + step)
     total_s = done_s + args.minutes * 60
+    # The segmentation net is frozen when tuning the colorizer: a copy in eval mode ranks.
+    ranker = LineartModel(copy.deepcopy(nets), device) if tune else None
 
     t_load = time.time()
     data = load_lineart(args.data, "train", size=args.load_size, limit=args.limit)
@@ -215,7 +280,11 @@ def main() -> None:
         for g in opt.param_groups:
             g["lr"] = lr
         sketch, rgb = make_batch(data, args.size, args.batch, args.crop_frac, rng)
-        terms = train_step(nets, sketch.to(device), rgb.to(device), args, rng)
+        sketch, rgb = sketch.to(device), rgb.to(device)
+        if ranker is not None:
+            terms = colorizer_step(nets, ranker, sketch, rgb, args, rng)
+        else:
+            terms = train_step(nets, sketch, rgb, args, rng)
         opt.zero_grad(set_to_none=True)
         terms["loss"].backward()
         opt.step()

@@ -19,21 +19,18 @@ OVERLAY_ALPHA = 90  # region tints on the overlay: the sketch stays readable und
 
 def overlay_rgba8(region_map: RegionMap, rect: Rect) -> bytes:
     """The numbered-regions overlay as rgba8 for `rect`: tints plus numbered badges."""
-    gw, gh, step = region_map.grid_w, region_map.grid_h, region_map.step
+    gw, gh = region_map.width, region_map.height
     stride = (gw + 3) // 4 * 4  # QImage wants scan lines on 32-bit boundaries
-    ranks = b"".join(
-        region_map.ranks[y * gw : (y + 1) * gw].ljust(stride, b"\0") for y in range(gh)
-    )
+    ranks = region_map.ranks
+    if stride != gw:
+        ranks = b"".join(ranks[y * gw : (y + 1) * gw].ljust(stride, b"\0") for y in range(gh))
     tiles = QImage(ranks, gw, gh, stride, QImage.Format_Indexed8)
     table = [0] * 256
     for rank in range(1, 256):
         r, g, b = color_for(rank)
         table[rank] = (OVERLAY_ALPHA << 24) | (r << 16) | (g << 8) | b
     tiles.setColorTable(table)
-    # Cell (i, j) covers image pixels from (i * step, j * step): scale by the step, then
-    # crop the last row and column of cells to the image.
-    image = tiles.scaled(gw * step, gh * step, Qt.IgnoreAspectRatio, Qt.FastTransformation)
-    image = image.copy(0, 0, rect.w, rect.h).convertToFormat(QImage.Format_ARGB32)
+    image = tiles.convertToFormat(QImage.Format_ARGB32)
     painter = QPainter(image)
     painter.setRenderHint(QPainter.Antialiasing)
     radius = max(9.0, min(rect.w, rect.h) / 40.0)
