@@ -203,7 +203,17 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
     hints = read_hints(args.hints, (image.width, image.height)) if args.hints else Hints()
     mode = P.Mode(args.mode)
     glob = global_hints(args.palette, args.saturation)
-    request = P.ColorizeRequest(image, tuple(hints.points), mode, global_hints=glob)
+    reference = image_message(args.reference) if args.reference else None
+    if reference is not None and mode is not P.Mode.PHOTO:
+        raise SystemExit("error: --reference is for photos (--mode photo)")
+    request = P.ColorizeRequest(
+        image,
+        tuple(hints.points),
+        mode,
+        global_hints=glob,
+        reference=reference,
+        reference_mode=P.ReferenceMode(args.reference_mode),
+    )
 
     keys = client_keys(args)
     endpoint, proc = args.endpoint, None
@@ -246,6 +256,8 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
         f"wrote {args.output} ({len(hints.blobs)} hints as {len(hints.points)} points, "
         f"{sum(reply.timing_ms.values()):.0f} ms in the engine)"
     )
+    if reply.reference_confidence is not None:
+        print(f"reference fit {reply.reference_confidence:.2f} (0-1; low: it does not match)")
     print_swatches(hints, rows)
     return 0
 
@@ -360,6 +372,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--swatches", type=int, default=0, help="also print k swatches per hint")
     c.add_argument("--palette", help="global hint: comma-separated #rrggbb colours")
     c.add_argument("--saturation", type=float, help="global hint: saturation in 0-1")
+    c.add_argument("--reference", type=Path, help="a colour picture whose colours to follow")
+    c.add_argument(
+        "--reference-mode",
+        default=P.ReferenceMode.REGIONS.value,
+        choices=[m.value for m in P.ReferenceMode],
+        help="regions: match it part by part (default); palette: only its colours",
+    )
     c.add_argument("--endpoint", default=P.default_endpoint())
     c.add_argument("--timeout", type=float, default=120.0)
     _client_key_options(c)

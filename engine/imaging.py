@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image as PILImage
 
 from chromahint_client.protocol import Image
 
@@ -59,6 +60,13 @@ def _unit_float(x: np.ndarray) -> np.ndarray:
     return np.clip(x, 0.0, 1.0, out=x)
 
 
+def channel_unit(raster: Raster, c: int) -> np.ndarray:
+    """Channel c of the raster as sRGB-encoded float32 in [0, 1]."""
+    scale = FORMATS[raster.format][2]
+    px = raster.pixels[..., c]
+    return _unit_float(px if scale == 1.0 else px.astype(np.float32) / np.float32(scale))
+
+
 def _linear(px: np.ndarray) -> np.ndarray:
     """sRGB-encoded samples -> linear light; integer formats go through a table."""
     if px.dtype == np.uint8:
@@ -100,3 +108,24 @@ def alpha8(raster: Raster) -> np.ndarray | None:
     scale = 255.0 / FORMATS[raster.format][2]
     src = _unit_float(a) if a.dtype.kind == "f" else a
     return np.round(src * scale).astype(np.uint8)
+
+
+MIN_WORKING_SIDE = 16
+
+
+def working_shape(width: int, height: int, working_size: int) -> tuple[int, int]:
+    scale = working_size / max(width, height)
+    return (
+        max(MIN_WORKING_SIDE, round(width * scale)),
+        max(MIN_WORKING_SIDE, round(height * scale)),
+    )
+
+
+def resize_plane(plane: np.ndarray, width: int, height: int) -> np.ndarray:
+    if plane.shape == (height, width):
+        return plane.astype(np.float32, copy=True)
+    img = PILImage.fromarray(np.ascontiguousarray(plane, dtype=np.float32), mode="F")
+    # reducing_gap: a big downscale first box-reduces by an integer factor (3x faster at
+    # 8000x6000 -> 256, and an area average, which is what a downscale should be).
+    resized = img.resize((width, height), PILImage.Resampling.BILINEAR, reducing_gap=3.0)
+    return np.asarray(resized, dtype=np.float32)

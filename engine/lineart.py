@@ -2,9 +2,10 @@
 
 Regions are the drawing's closed areas (models/closed_areas.py: trapped-ball gap closing,
 hatching merged), found at up to SEG_MAX_SIDE and carried to full size so their edges follow
-the lines. They are ranked by the segmentation net's learned priority channel (GuidingPainter:
-the channel hinted first in training is the one whose colour helped most), larger areas first
-within a channel, and numbered in that order, so region 1 is the first to colour.
+the lines. They are ranked larger first, the page around the drawing last, and numbered in
+that order, so region 1 is the first to colour. (Ranking by the segmentation net's learned
+priority channel, GuidingPainter's order, measured lower on held-out line art:
+weights/LINEART.md.)
 
 Colours: the model predicts flat colours at working size, they are upsampled, every hinted
 region is then painted exactly its hint colour at full size (an artist who fills a region
@@ -24,13 +25,13 @@ from scipy import ndimage
 
 from chromahint_client.protocol import Point
 
-from .imaging import Raster, alpha8, luminance, strip_rows
+from .imaging import Raster, alpha8, luminance, resize_plane, strip_rows, working_shape
 from .jobs import Derive, uncached
 from .models.base import RGB, LineartModel, LinePoint, hint_square
 from .models.closed_areas import closed_areas
 from .models.lineart_net import LINE_THRESHOLD
 from .models.normalize import lightness_unit
-from .pipeline import Timer, resize_plane, working_shape
+from .pipeline import Timer
 
 # Closed areas are found on a grid of at most this many pixels a side (ink kept where any
 # pixel of a cell is ink), which keeps `regions` fast on big canvases; labels are then
@@ -66,19 +67,15 @@ def _cells_with_ink(ink: np.ndarray, s: int) -> np.ndarray:
     return padded.reshape(padded.shape[0] // s, s, padded.shape[1] // s, s).any(axis=(1, 3))
 
 
-def _rank(model: LineartModel, sketch_w: np.ndarray, areas: np.ndarray) -> np.ndarray:
-    """Area ids 1..n in priority order: learned channel first, then larger first."""
+def _rank(areas: np.ndarray) -> np.ndarray:
+    """Area ids 1..n in priority order: areas touching the image border (the page around a
+    drawing, which is most often left as paper) last, larger areas first."""
     n = int(areas.max())
-    wh, ww = sketch_w.shape
-    channel = model.channels(sketch_w)
-    c = int(channel.max()) + 2
-    on_w = _nearest(areas, ww, wh)
-    votes = np.bincount(on_w.ravel() * c + channel.ravel(), minlength=(n + 1) * c)
-    votes = votes.reshape(n + 1, c)
-    best = np.where(votes.sum(1) > 0, votes.argmax(1), c - 1)  # unseen at working size: last
     sizes = np.bincount(areas.ravel(), minlength=n + 1)
+    page = np.zeros(n + 1, bool)
+    page[np.concatenate([areas[0], areas[-1], areas[:, 0], areas[:, -1]])] = True
     ids = np.arange(1, n + 1)
-    return ids[np.lexsort((ids, -sizes[1:], best[1:]))]
+    return ids[np.lexsort((ids, -sizes[1:], page[1:]))]
 
 
 def _to_full_size(cells: np.ndarray, ink: np.ndarray, s: int) -> np.ndarray:
@@ -107,7 +104,7 @@ def _to_full_size(cells: np.ndarray, ink: np.ndarray, s: int) -> np.ndarray:
     return full.reshape(h, w)
 
 
-def region_labels(model: LineartModel, sketch: np.ndarray, sketch_w: np.ndarray) -> np.ndarray:
+def region_labels(sketch: np.ndarray) -> np.ndarray:
     """(H, W) sketch -> (H, W) int32 region ids: 0 on lines, 1..n elsewhere in priority order."""
     h, w = sketch.shape
     ink = sketch < LINE_THRESHOLD
@@ -117,7 +114,7 @@ def region_labels(model: LineartModel, sketch: np.ndarray, sketch_w: np.ndarray)
     if areas.max() == 0:
         return areas if s == 1 else np.zeros((h, w), np.int32)
     lut = np.zeros(int(areas.max()) + 1, np.int32)
-    lut[_rank(model, sketch_w, areas)] = np.arange(1, len(lut), dtype=np.int32)
+    lut[_rank(areas)] = np.arange(1, len(lut), dtype=np.int32)
     areas = lut[areas]
     if s > 1:
         areas = _to_full_size(areas, ink, s)
@@ -134,8 +131,8 @@ def cached_planes(model: LineartModel, raster: Raster, derive: Derive) -> tuple[
     """(sketch, working-size sketch, region labels as uint16), kept with a cached image."""
     sketch, sketch_w = _sketches(model, raster, derive)
     labels = derive(
-        ("regions", model.name),
-        lambda: region_labels(model, sketch, sketch_w).astype(np.uint16),
+        "regions",
+        lambda: region_labels(sketch).astype(np.uint16),
     )
     return sketch, sketch_w, labels
 

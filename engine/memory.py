@@ -15,6 +15,8 @@ import resource
 from pathlib import Path
 
 BYTES_PER_PIXEL = 48
+# A colour reference is read one channel at a time as float32 and resized (exemplar.py).
+REFERENCE_BYTES_PER_PIXEL = 12
 RESERVE = 128 << 20  # interpreter, ZeroMQ buffers, the reply's packing
 
 
@@ -107,5 +109,5 @@ def free_bytes(cap_bytes: int | None, in_use: int = 0) -> tuple[int | None, str]
     return max(0, free - RESERVE - in_use), why
 
 
-def request_bytes(pixels: int) -> int:
-    return BYTES_PER_PIXEL * pixels
+def request_bytes(pixels: int, reference_pixels: int = 0) -> int:
+    return BYTES_PER_PIXEL * pixels + REFERENCE_BYTES_PER_PIXEL * reference_pixels

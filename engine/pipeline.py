@@ -7,18 +7,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from PIL import Image
 
-from chromahint_client.protocol import GlobalHints, Point, Swatch
+from chromahint_client.protocol import GlobalHints, Point, ReferenceMode, Swatch
 
+from . import exemplar
 from .color import rgb_to_lab
-from .imaging import Raster, alpha8, luminance
+from .imaging import Raster, alpha8, luminance, resize_plane, working_shape
 from .jobs import Job
 from .models.base import Colorizer, Hint, Prediction
 from .render import render_rgba8
 from .upsample import lab_to_srgb8
 
-MIN_WORKING_SIDE = 16
 SWATCH_MIN_DISTANCE = 12.0  # ab units: closer candidates count as the same colour
 SWATCH_RENDERED_DISTANCE = 6.0  # Delta E of the rendered sRGB: closer ones look the same
 
@@ -34,6 +33,7 @@ class Prepared:
     hints: list[Hint]
     sx: float
     sy: float
+    reference_confidence: float | None = None
 
 
 @dataclass
@@ -41,6 +41,10 @@ class Result:
     layer: bytes | memoryview  # rgba8
     swatches: list[list[Swatch]]
     timing_ms: dict[str, float] = field(default_factory=dict)
+    reference_confidence: float | None = None
+
+
+Reference = tuple[Raster, ReferenceMode]  # a colour reference and how to use it
 
 
 class Timer:
@@ -52,24 +56,6 @@ class Timer:
         now = time.perf_counter()
         self.ms[name] = round(self.ms.get(name, 0.0) + (now - self._t) * 1e3, 3)
         self._t = now
-
-
-def working_shape(width: int, height: int, working_size: int) -> tuple[int, int]:
-    scale = working_size / max(width, height)
-    return (
-        max(MIN_WORKING_SIDE, round(width * scale)),
-        max(MIN_WORKING_SIDE, round(height * scale)),
-    )
-
-
-def resize_plane(plane: np.ndarray, width: int, height: int) -> np.ndarray:
-    if plane.shape == (height, width):
-        return plane.astype(np.float32, copy=True)
-    img = Image.fromarray(np.ascontiguousarray(plane, dtype=np.float32), mode="F")
-    # reducing_gap: a big downscale first box-reduces by an integer factor (3x faster at
-    # 8000x6000 -> 256, and an area average, which is what a downscale should be).
-    resized = img.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=3.0)
-    return np.asarray(resized, dtype=np.float32)
 
 
 def to_working_hints(points: Sequence[Point], sx: float, sy: float) -> list[Hint]:
@@ -169,6 +155,7 @@ def predict(
     timer: Timer,
     with_probs: bool = True,
     job: Job | None = None,
+    reference: Reference | None = None,
 ) -> Prepared:
     """With a cached image (`job.derive`), the lightness planes and the model's encoder
     features come from the cache after the first request: a hint change runs only the
@@ -183,10 +170,17 @@ def predict(
     hints = to_working_hints(points, sx, sy)
     timer.lap("resize")
     encoded = job.derive(("encoded", model.name, ww, wh), lambda: model.encode(L_work))
-    pred = model.predict(L_work, hints, global_hints, with_probs=with_probs, encoded=encoded)
+    dense, confidence = None, None
+    if reference is not None:
+        guide = exemplar.guidance(model, L_work, encoded, *reference, global_hints)
+        dense, global_hints, confidence = guide.dense, guide.global_hints, guide.confidence
+        timer.lap("reference")
+    pred = model.predict(
+        L_work, hints, global_hints, with_probs=with_probs, encoded=encoded, dense=dense
+    )
     timer.lap("forward")
     job.checkpoint(0.3, "forward")
-    return Prepared(L_full, Y_full, L_work, pred, hints, sx, sy)
+    return Prepared(L_full, Y_full, L_work, pred, hints, sx, sy, confidence)
 
 
 def colorize(
@@ -196,14 +190,15 @@ def colorize(
     swatch_k: int = 0,
     global_hints: GlobalHints | None = None,
     job: Job | None = None,
+    reference: Reference | None = None,
 ) -> Result:
     job = job or Job()
     timer = Timer()
-    prep = predict(model, raster, points, global_hints, timer, swatch_k > 0, job)
+    prep = predict(model, raster, points, global_hints, timer, swatch_k > 0, job, reference)
     layer = render_rgba8(
         prep.L_work, prep.pred.ab, prep.L_full, prep.Y_full, alpha8(raster), job, (0.3, 1.0)
     )
     timer.lap("upsample")
     swatches = swatches_at(prep, [(p.x, p.y) for p in points], swatch_k) if swatch_k else []
     timer.lap("swatches")
-    return Result(layer=layer, swatches=swatches, timing_ms=timer.ms)
+    return Result(layer, swatches, timer.ms, prep.reference_confidence)

@@ -156,9 +156,20 @@ class Engine:
             # Line art has no colour distribution to draw swatches from.
             rows = [[] for _ in req.points] if req.swatches else []
             return P.ColorizeReply(rgba8_layer(raster, layer), rows, timer.ms, job.image_id)
-        result = colorize(self._photo(), raster, req.points, req.swatches, req.global_hints, job)
+        reference = None
+        if req.reference is not None:
+            reference = (decode(req.reference), req.reference_mode)
+        photo = self._photo()
+        result = colorize(photo, raster, req.points, req.swatches, req.global_hints, job, reference)
         layer = rgba8_layer(raster, result.layer)
-        return P.ColorizeReply(layer, result.swatches, result.timing_ms, job.image_id)
+        confidence = result.reference_confidence
+        return P.ColorizeReply(
+            layer,
+            result.swatches,
+            result.timing_ms,
+            job.image_id,
+            None if confidence is None else round(confidence, 4),
+        )
 
     def op_regions(self, req: P.RegionsRequest, job: Job) -> P.RegionsReply:
         model = self._lineart()
@@ -273,7 +284,11 @@ class Engine:
 
     def need_bytes(self, request: P.Request) -> int:
         image = image_of(request)
-        return 0 if image is None else memory.request_bytes(image.width * image.height)
+        if image is None:
+            return 0
+        ref = getattr(request, "reference", None)
+        ref_pixels = 0 if ref is None else ref.width * ref.height
+        return memory.request_bytes(image.width * image.height, ref_pixels)
 
     def admit(self, request: P.Request, in_use: int = 0) -> None:
         """Refuse, before any work, a request whose image cannot fit in the memory left:

@@ -1,13 +1,19 @@
-"""Where a hint would help most on a photo: the model's uncertainty, by area.
+"""Where a hint would help most on a photo: expected error, gathered as far as a hint travels.
 
-None of the four papers offers this for photos. The score is the entropy of the predicted
-colour distribution (or, for a model without one, the distance to the nearest hint),
-averaged over a neighbourhood so that large uncertain regions beat single noisy pixels;
-points are picked greedily and each pick suppresses its surroundings and those of the
-existing hints.
+None of the four papers offers this for photos. Each pixel's value is the expected squared
+ab error of the colour the model shows there, under its own colour distribution (for a model
+without one, the distance to the nearest hint); what existing hints already reach counts
+less. A candidate's score is that value gathered over the area a hint placed there would
+reach through the photo model's edge-aware propagation (propagate.reach_filter along the
+lightness, with the model's sigmas), so a large uncertain object beats a small uncertain
+patch and a hint is not spent where an edge would stop it. Points are picked greedily, each
+one keeping its surroundings (and those of existing hints) free of further picks.
+Measured against random hints in docs/benchmarks.md (evaluate_suggest).
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import torch
@@ -15,48 +21,81 @@ import torch.nn.functional as F
 
 from chromahint_client.protocol import Suggestion
 
+from .models import propagate
+from .models.base import rasterize_hints
+from .models.photo_prop import SIGMA_R, SIGMA_S
 from .pipeline import Prepared
 from .upsample import lab_to_srgb8
 
-AREA_FRACTION = 0.04  # smoothing radius, as a fraction of the working long side
 EXCLUSION_FRACTION = 0.08  # no two points (or a point and a hint) closer than this
+STRIDE = 2  # scores on the propagation's own grid
 
 
-def uncertainty(prep: Prepared) -> np.ndarray:
-    """(h, w) score at working resolution, higher = a hint there would say more."""
+def expected_error(prep: Prepared) -> torch.Tensor:
+    """(h, w) expected squared ab error of the shown colour: E|c - ab|^2 over the predicted
+    distribution; the distance to the nearest hint for a model without one."""
     pred = prep.pred
-    _, h, w = pred.ab.shape
-    if pred.probs is not None:
-        p = torch.from_numpy(pred.probs).clamp_min(1e-8)
-        return (-(p * p.log()).sum(0)).numpy()
-    ys, xs = np.mgrid[0:h, 0:w]
-    dist = np.full((h, w), float(max(h, w)), np.float32)
-    for hint in prep.hints:
-        dist = np.minimum(dist, np.hypot(xs - hint.x, ys - hint.y))
-    return dist
+    ab = torch.from_numpy(pred.ab)
+    _, h, w = ab.shape
+    if pred.probs is None or pred.bins is None:
+        ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+        dist = torch.full((h, w), float(max(h, w)))
+        for hint in prep.hints:
+            dist = torch.minimum(dist, torch.hypot(xs - hint.x, ys - hint.y))
+        return dist
+    p = torch.from_numpy(pred.probs)
+    bins = torch.from_numpy(np.asarray(pred.bins, np.float32))
+    mean = torch.einsum("qhw,qc->chw", p, bins)
+    square = torch.einsum("qhw,q->hw", p, (bins * bins).sum(1))
+    return (square - 2 * (ab * mean).sum(0) + (ab * ab).sum(0)).clamp_min(0.0)
+
+
+@functools.lru_cache(maxsize=1)
+def _own_weight() -> float:
+    """The filter's response at a unit impulse in a flat area: a hint covers its own pixel."""
+    n = 4 * int(SIGMA_S) + 1
+    impulse = torch.zeros(1, 1, n, n)
+    impulse[..., n // 2, n // 2] = 1.0
+    flat = torch.ones(1, 1, n, n)
+    return float(propagate.recursive_filter(impulse, flat, flat, SIGMA_S)[..., n // 2, n // 2])
+
+
+def scores(prep: Prepared) -> np.ndarray:
+    """(ceil(h/2), ceil(w/2)) candidate scores at stride 2."""
+    value = expected_error(prep)[None, None].float()
+    h, w = value.shape[-2:]
+    L = torch.from_numpy(np.ascontiguousarray(prep.L_work, np.float32))[None, None]
+    _, mask = rasterize_hints(prep.hints, h, w)
+    pool = functools.partial(F.avg_pool2d, kernel_size=STRIDE, ceil_mode=True)
+    L2, value2, mask2 = pool(L), pool(value), pool(torch.from_numpy(mask)[None])
+    step_x, step_y = propagate.link_steps(propagate.smooth3(L2) * (SIGMA_S / SIGMA_R))
+    dist_x, dist_y = 1.0 + step_x, 1.0 + step_y
+    reached = propagate.recursive_filter(mask2, dist_x, dist_y, SIGMA_S) / _own_weight()
+    value2 = value2 * torch.exp(-reached)
+    return propagate.reach_filter(value2, dist_x, dist_y, SIGMA_S)[0, 0].numpy()
 
 
 def suggest_points(prep: Prepared, k: int) -> list[Suggestion]:
-    score = torch.from_numpy(np.ascontiguousarray(uncertainty(prep), np.float32))[None, None]
-    _, _, h, w = score.shape
-    r = max(1, round(AREA_FRACTION * max(h, w)))
-    smooth = F.avg_pool2d(score, 2 * r + 1, 1, r, count_include_pad=False)[0, 0].numpy().copy()
-    ys, xs = np.mgrid[0:h, 0:w]
-    radius = EXCLUSION_FRACTION * max(h, w)
+    score = scores(prep).copy()
+    h2, w2 = score.shape
+    _, h, w = prep.pred.ab.shape
+    ys, xs = np.mgrid[0:h2, 0:w2]
+    radius = EXCLUSION_FRACTION * max(h2, w2)
 
-    def suppress(x: float, y: float) -> None:
-        smooth[(xs - x) ** 2 + (ys - y) ** 2 < radius * radius] = -np.inf
+    def suppress(x2: float, y2: float) -> None:
+        score[(xs - x2) ** 2 + (ys - y2) ** 2 < radius * radius] = -np.inf
 
     for hint in prep.hints:
-        suppress(hint.x, hint.y)
+        suppress(hint.x / STRIDE - 0.5, hint.y / STRIDE - 0.5)
     out = []
     for _ in range(k):
-        i = int(np.argmax(smooth))
-        if not np.isfinite(smooth.flat[i]):
+        i = int(np.argmax(score))
+        if not np.isfinite(score.flat[i]):
             break
-        wy, wx = divmod(i, w)
-        value = float(smooth[wy, wx])
-        suppress(wx, wy)
+        y2, x2 = divmod(i, w2)
+        value = float(score[y2, x2])
+        suppress(x2, y2)
+        wx, wy = min(int((x2 + 0.5) * STRIDE), w - 1), min(int((y2 + 0.5) * STRIDE), h - 1)
         x, y = (wx + 0.5) / prep.sx, (wy + 0.5) / prep.sy
         lum = float(
             prep.L_full[

@@ -16,7 +16,6 @@ from chromahint.models.lineart_net import (
     LineartNets,
     rasterize,
 )
-from chromahint.pipeline import resize_plane, working_shape
 from chromahint.train.train_lineart import region_hints, sample_hint_counts
 
 pytestmark = pytest.mark.unit
@@ -39,20 +38,15 @@ def model() -> LineartModel:
     return LineartModel(LineartNets(DEFAULT_CONFIG), "cpu")
 
 
-def regions_of(model: LineartModel, sketch: np.ndarray) -> np.ndarray:
-    h, w = sketch.shape
-    return region_labels(model, sketch, resize_plane(sketch, *working_shape(w, h, 256)))
-
-
 def test_regions_follow_the_lines_in_priority_order(model: LineartModel) -> None:
     sketch = ring_sketch()
-    labels = regions_of(model, sketch)
+    labels = region_labels(sketch)
     assert labels.shape == sketch.shape and labels.dtype == np.int32
     assert (labels[sketch < 0.5] == 0).all()
     assert (labels[sketch >= 0.5] > 0).all()
     assert sorted(np.unique(labels).tolist()) == [0, 1, 2]  # inside, outside
     assert labels[40, 48] != labels[2, 2]
-    assert np.array_equal(labels, regions_of(model, sketch))
+    assert np.array_equal(labels, region_labels(sketch))
 
 
 def test_regions_on_a_big_canvas_keep_full_size_edges(model: LineartModel) -> None:
@@ -63,7 +57,7 @@ def test_regions_on_a_big_canvas_keep_full_size_edges(model: LineartModel) -> No
     sketch[100:1000, 300] = sketch[100:1000, 1200] = 0.0
     sketch[100, 300:1201] = sketch[1000, 300:1201] = 0.0
     sketch[100:1000, 750] = 0.0
-    labels = regions_of(model, sketch)
+    labels = region_labels(sketch)
     assert len(np.unique(labels)) == 4  # lines, left box, right box, outside
     left, right, out = labels[500, 751 - 10], labels[500, 751], labels[500, 299]
     assert len({left, right, out}) == 3 and 0 not in (left, right, out)
@@ -73,7 +67,7 @@ def test_regions_on_a_big_canvas_keep_full_size_edges(model: LineartModel) -> No
 
 def test_hinted_region_is_exactly_its_colour(model: LineartModel) -> None:
     sketch = ring_sketch(160, 200)
-    labels = regions_of(model, sketch)
+    labels = region_labels(sketch)
     inside = int(labels[80, 100])
     out = np.empty(sketch.shape + (3,), np.uint8)
     colorize_into(out, model, sketch, sketch, labels, {inside: (30.0, 140.0, 220.0)}, [])
@@ -88,7 +82,7 @@ def test_hinted_region_is_exactly_its_colour(model: LineartModel) -> None:
 
 def test_colorize_shape_range_and_determinism(model: LineartModel) -> None:
     sketch = ring_sketch(70, 50)
-    labels = regions_of(model, sketch)
+    labels = region_labels(sketch)
     pts = [(10.0, 10.0, (255.0, 0.0, 0.0), 3.0)]
     out = model.colorize(sketch, labels, {}, pts)
     assert out.shape == (3, 70, 50) and out.dtype == np.float32
@@ -99,7 +93,7 @@ def test_colorize_shape_range_and_determinism(model: LineartModel) -> None:
 @pytest.mark.skipif(not WEIGHTS.is_file(), reason="needs the trained weights")
 def test_region_hint_moves_the_rest_toward_plausible_colours(model: LineartModel) -> None:
     sketch = ring_sketch()
-    labels = regions_of(model, sketch)
+    labels = region_labels(sketch)
     sel = labels == 1
     base = model.colorize(sketch, labels, {}, [])[:, sel].mean(1)
     model.exact_hints = False

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from chromahint.color import rgb_to_lab
-from chromahint.imaging import alpha8, decode, luminance
+from chromahint.imaging import alpha8, decode, luminance, working_shape
 from chromahint.models.base import Hint, Prediction
 from chromahint.models.levin import LevinColorizer
 from chromahint.pipeline import (
@@ -17,7 +17,6 @@ from chromahint.pipeline import (
     predict,
     swatches_at,
     to_working_hints,
-    working_shape,
 )
 from chromahint.render import fused_available, render_rgba8
 from chromahint.suggest import suggest_points
@@ -113,3 +112,25 @@ def test_swatches_and_suggestions_from_a_distribution():
     points = suggest_points(prep, 2)
     assert points and all(p.x >= 24 for p in points[:1])  # the uncertain half first
     assert np.hypot(points[0].x - 5.0, points[0].y - 5.0) > 8
+
+
+def _uniform_prep(L: np.ndarray, hints: list[Hint]) -> Prepared:
+    """Every pixel equally unsure between two opposite colours, grey shown."""
+    h, w = L.shape
+    probs = np.full((2, h, w), 0.5, np.float32)
+    bins = np.array([[30.0, 0.0], [-30.0, 0.0]], np.float32)
+    pred = Prediction(ab=np.zeros((2, h, w), np.float32), probs=probs, bins=bins)
+    return Prepared(L, L / 100, L, pred, hints, 1.0, 1.0)
+
+
+def test_suggestions_go_where_a_hint_travels_far_and_no_hint_reaches_yet():
+    # A small box walled off by a strong lightness edge is as unsure as the open rest, but a
+    # hint inside it would stop at the edge: the open area comes first.
+    L = np.full((96, 160), 60.0, np.float32)
+    L[:40, :40] = 15.0  # where a plain argmax of a uniform score would land: (0, 0)
+    (first,) = suggest_points(_uniform_prep(L, []), 1)
+    assert not (first.x < 40 and first.y < 40)
+    # On a flat picture a hint on the left reaches far across it: the next pick is far right.
+    flat = np.full((96, 160), 60.0, np.float32)
+    (nxt,) = suggest_points(_uniform_prep(flat, [Hint(20.0, 48.0, (30.0, 0.0), 6)]), 1)
+    assert nxt.x > 110

@@ -19,6 +19,7 @@ LIMITS = P.Limits()
 IMAGE = P.Image(4, 3, "gray8", bytes(range(12)))
 LABELS = P.Image(4, 3, "gray16", bytes(24))
 POINT = P.Point(1.5, 2.0, (200.0, 30.0, 30.0), 2)
+REF = P.Image(5, 2, "rgb8", bytes(range(30)))
 GLOBAL = P.GlobalHints(((10.0, 20.0, 30.0, 2.0), (1.0, 2.0, 3.0, 1.0)), 0.4)
 
 REQUESTS = [
@@ -28,6 +29,8 @@ REQUESTS = [
     P.ColorizeRequest(
         IMAGE, (POINT,), P.Mode.LINEART, 0, None, (P.RegionHint(3, (1.0, 2.0, 3.0)),), LABELS
     ),
+    P.ColorizeRequest(IMAGE, reference=REF),
+    P.ColorizeRequest(IMAGE, reference=REF, reference_mode=P.ReferenceMode.PALETTE),
     P.SwatchesRequest(IMAGE, (P.Spot(0.0, 2.5),), 4, (POINT,), P.Mode.PHOTO, GLOBAL),
     P.SuggestPointsRequest(IMAGE, (POINT,), 7, P.Mode.PHOTO, None),
     P.RegionsRequest(IMAGE, 12),
@@ -49,6 +52,7 @@ REPLIES = [
         1234,
     ),
     P.ColorizeReply(P.Image(4, 3, "rgba8", bytes(48)), [[SWATCH]], {"forward": 1.5}),
+    P.ColorizeReply(P.Image(4, 3, "rgba8", bytes(48)), [], {}, "ab" * 16, 0.625),
     P.SwatchesReply([[SWATCH, P.Swatch((1, 2, 3), 0.25)], []], {"swatches": 0.1}),
     P.SuggestPointsReply([P.Suggestion(1.0, 2.0, (3, 4, 5), 0.5)], {}),
     P.RegionsReply(LABELS, [3, 1], {"forward": 2.0}),
@@ -93,7 +97,37 @@ def test_error_map():
 @pytest.mark.parametrize(
     "m, code, words",
     [
-        ({"op": "colorize", "image": IMAGE.to_map(), "reference": b""}, "unsupported", "reference"),
+        ({"op": "colorize", "image": IMAGE.to_map(), "exemplar": b""}, "unsupported", "exemplar"),
+        (
+            {"op": "colorize", "image": IMAGE.to_map(), "reference": IMAGE.to_map()},
+            "bad_image",
+            "gray picture has no colours",
+        ),
+        (
+            {
+                "op": "colorize",
+                "image": IMAGE.to_map(),
+                "reference": REF.to_map(),
+                "reference_mode": "both",
+            },
+            "bad_request",
+            "regions, palette",
+        ),
+        (
+            {"op": "colorize", "image": IMAGE.to_map(), "reference_mode": "palette"},
+            "bad_request",
+            "needs a 'reference'",
+        ),
+        (
+            {
+                "op": "colorize",
+                "image": IMAGE.to_map(),
+                "mode": "lineart",
+                "reference": REF.to_map(),
+            },
+            "unsupported",
+            "reference",
+        ),
         (
             {"op": "colorize", "image": IMAGE.to_map(), "mode": "lineart", "palette": []},
             "unsupported",

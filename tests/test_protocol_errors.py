@@ -74,9 +74,9 @@ def test_error_reply_echoes_the_id(raw, engine):
 
 
 def test_unknown_field_is_unsupported(raw, engine):
-    reply = send_raw(raw, request(op="colorize", image=gray(8, 8), points=[], reference=b""))
+    reply = send_raw(raw, request(op="colorize", image=gray(8, 8), points=[], exemplar=b""))
     assert reply["error"]["code"] == "unsupported"
-    assert "reference" in reply["error"]["message"]
+    assert "exemplar" in reply["error"]["message"]
 
 
 @pytest.mark.parametrize(

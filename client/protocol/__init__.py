@@ -23,6 +23,7 @@ from .core import Limits as Limits
 from .core import Mode as Mode
 from .core import Op as Op
 from .core import ProtocolError as ProtocolError
+from .core import ReferenceMode as ReferenceMode
 from .core import WireEnum as WireEnum
 from .core import default_endpoint as default_endpoint
 from .replies import REPLIES as REPLIES

@@ -46,6 +46,13 @@ class Mode(WireEnum):
     LINEART = "lineart"
 
 
+class ReferenceMode(WireEnum):
+    """How a colour reference is used: matched region by region, or only its colours."""
+
+    REGIONS = "regions"
+    PALETTE = "palette"
+
+
 class ErrorCode(WireEnum):
     BAD_REQUEST = "bad_request"
     BAD_IMAGE = "bad_image"

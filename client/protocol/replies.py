@@ -123,22 +123,28 @@ class ColorizeReply:
     swatches: list[list[Swatch]]  # one row per hint blob when asked for
     timing_ms: dict[str, float]
     image_id: str = ""  # the request's image in the engine's cache (values.image_id)
+    reference_confidence: float | None = None  # with a reference: how well it matched, 0-1
 
     def to_map(self) -> dict:
-        return {
+        out = {
             "layer": self.layer.to_map(),
             "swatches": [[s.to_map() for s in row] for row in self.swatches],
             "timing_ms": self.timing_ms,
             "image_id": self.image_id,
         }
+        if self.reference_confidence is not None:
+            out["reference_confidence"] = self.reference_confidence
+        return out
 
     @classmethod
     def from_map(cls, m: Mapping) -> ColorizeReply:
+        confidence = m.get("reference_confidence")
         return cls(
             Image.from_map(m.get("layer"), Limits(), "layer"),
             _swatch_rows(m.get("swatches")),
             _timing(m),
             _image_id(m),
+            None if confidence is None else core.number_field(confidence, "reference_confidence"),
         )
 
 

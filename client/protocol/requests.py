@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from . import core, values
-from .core import ErrorCode, Limits, Mode, Op, ProtocolError
+from .core import ErrorCode, Limits, Mode, Op, ProtocolError, ReferenceMode
 from .values import GlobalHints, Image, ImageLookup, Point, RegionHint, Spot, request_image
 
 
@@ -36,10 +36,22 @@ class ColorizeRequest:
     global_hints: GlobalHints | None = None  # photo only
     region_hints: tuple[RegionHint, ...] = ()  # line art only
     labels: Image | None = None  # line art only: the `regions` reply's labels
+    reference: Image | None = None  # photo only: a colour picture whose colours to follow
+    reference_mode: ReferenceMode = ReferenceMode.REGIONS
 
     op: ClassVar[Op] = Op.COLORIZE
     PHOTO_FIELDS: ClassVar[frozenset[str]] = frozenset(
-        {"image", "image_id", "points", "mode", "swatches", "palette", "saturation"}
+        {
+            "image",
+            "image_id",
+            "points",
+            "mode",
+            "swatches",
+            "palette",
+            "saturation",
+            "reference",
+            "reference_mode",
+        }
     )
     LINEART_FIELDS: ClassVar[frozenset[str]] = frozenset(
         {"image", "image_id", "points", "mode", "swatches", "region_hints", "labels"}
@@ -54,6 +66,9 @@ class ColorizeRequest:
             out["region_hints"] = [h.to_map() for h in self.region_hints]
         if self.labels is not None:
             out["labels"] = self.labels.to_map()
+        if self.reference is not None:
+            out["reference"] = self.reference.to_map()
+            out["reference_mode"] = self.reference_mode.value
         return out
 
     @classmethod
@@ -71,7 +86,9 @@ class ColorizeRequest:
             else core.count_field(req["swatches"], "swatches", core.MAX_SWATCHES, 0)
         )
         if mode is Mode.PHOTO:
-            return cls(image, points, mode, swatches, GlobalHints.from_map(req))
+            reference, reference_mode = reference_fields(req, limits)
+            glob = GlobalHints.from_map(req)
+            return cls(image, points, mode, swatches, glob, (), None, reference, reference_mode)
         items = core.list_field(req.get("region_hints") or [], "region_hints")
         core.check_count(len(items), "region_hints", limits)
         region_hints = tuple(
@@ -90,6 +107,29 @@ class ColorizeRequest:
                     f"{image.width}x{image.height} image",
                 )
         return cls(image, points, mode, swatches, None, region_hints, labels)
+
+
+def reference_fields(req: Mapping, limits: Limits) -> tuple[Image | None, ReferenceMode]:
+    """`reference` (a colour image, any colour format) and `reference_mode`."""
+    raw_mode = req.get("reference_mode")
+    try:
+        reference_mode = ReferenceMode(raw_mode) if raw_mode is not None else ReferenceMode.REGIONS
+    except ValueError:
+        raise ProtocolError(
+            ErrorCode.BAD_REQUEST,
+            f"'reference_mode' must be one of {', '.join(m.value for m in ReferenceMode)}",
+        ) from None
+    if req.get("reference") is None:
+        if raw_mode is not None:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "'reference_mode' needs a 'reference'")
+        return None, reference_mode
+    reference = Image.from_map(req["reference"], limits, name="reference")
+    if reference.format.startswith("gray"):
+        raise ProtocolError(
+            ErrorCode.BAD_IMAGE,
+            f"the reference is {reference.format}: a gray picture has no colours to follow",
+        )
+    return reference, reference_mode
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ class Image:
         extra = set(img) - {"width", "height", "format", "data"}
         if extra:
             raise ProtocolError(
-                ErrorCode.UNSUPPORTED, f"unknown image field(s) {', '.join(map(str, extra))}"
+                ErrorCode.UNSUPPORTED, f"unknown {name} field(s) {', '.join(map(str, extra))}"
             )
         bad = ErrorCode.BAD_IMAGE
         width = core.int_field(img.get("width"), f"{name}.width", 1, 1 << 20, bad)
@@ -42,7 +42,7 @@ class Image:
         if width * height > limits.max_pixels:
             raise ProtocolError(
                 ErrorCode.TOO_LARGE,
-                f"the image is {width}x{height} = {width * height} pixels; "
+                f"the {name} is {width}x{height} = {width * height} pixels; "
                 f"this engine accepts at most {limits.max_pixels}",
             )
         fmt = core.str_field(img.get("format"), f"{name}.format", bad)
@@ -56,7 +56,7 @@ class Image:
         expected = width * height * core.BYTES_PER_PIXEL[fmt]
         if len(data) != expected:
             raise ProtocolError(
-                bad, f"image data is {len(data)} bytes but {width}x{height} {fmt} needs {expected}"
+                bad, f"{name} data is {len(data)} bytes but {width}x{height} {fmt} needs {expected}"
             )
         return cls(width, height, fmt, bytes(data) if isinstance(data, bytearray) else data)
 

@@ -13,6 +13,7 @@ from chromahint_client.protocol import GlobalHints
 
 __all__ = [
     "Colorizer",
+    "DenseHints",
     "GlobalHints",
     "Hint",
     "RGB",
@@ -46,12 +47,26 @@ def hint_square(x: float, y: float, size: float, height: int, width: int) -> tup
     return ys, xs
 
 
+@dataclass(frozen=True)
+class DenseHints:
+    """Hints at every working pixel with a weight in [0, 1] (0 = none)."""
+
+    ab: np.ndarray  # (2, H, W)
+    weight: np.ndarray  # (1, H, W)
+
+
 def rasterize_hints(
-    hints: Sequence[Hint], height: int, width: int
+    hints: Sequence[Hint], height: int, width: int, dense: DenseHints | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Hints -> (ab (2, H, W), mask (1, H, W)); later hints win where squares overlap."""
-    ab = np.zeros((2, height, width), np.float32)
-    mask = np.zeros((1, height, width), np.float32)
+    """Hints -> (ab (2, H, W), mask (1, H, W)); later hints win where squares overlap, and
+    point hints win over dense ones."""
+    if dense is None:
+        ab = np.zeros((2, height, width), np.float32)
+        mask = np.zeros((1, height, width), np.float32)
+    else:
+        mask = np.array(dense.weight, np.float32)
+        # Zero where nothing is hinted, as for points: the networks read hint ab unmasked.
+        ab = np.where(mask > 0, dense.ab, 0.0).astype(np.float32)
     for hint in hints:
         ys, xs = hint_square(hint.x, hint.y, hint.size, height, width)
         ab[0, ys, xs], ab[1, ys, xs] = hint.ab
@@ -83,12 +98,14 @@ class Colorizer(Protocol):
         *,
         with_probs: bool = True,
         encoded: object | None = None,
+        dense: DenseHints | None = None,
     ) -> Prediction:
         """L: (H, W) float32 CIELAB lightness in [0, 100] at working resolution.
 
         `with_probs=False` lets a model skip the colour distribution when no one needs it.
         `encoded`: what `encode(L)` returned for this same L, so only the hint-dependent
         part runs (the engine keeps it with the cached image).
+        `dense`: weighted hints everywhere (a reference's matched colours); points win.
         """
         ...
 
@@ -110,10 +127,6 @@ class LineartModel(Protocol):
     learned: bool
     working_size: int
     max_regions: int
-
-    def channels(self, sketch: np.ndarray) -> np.ndarray:
-        """The learned priority channel of each pixel (0 = colour this first)."""
-        ...
 
     def colorize(
         self, sketch: np.ndarray, labels: np.ndarray, fills: dict[int, RGB],

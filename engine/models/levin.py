@@ -13,7 +13,7 @@ import numpy as np
 from scipy.sparse import csr_matrix, diags, identity
 from scipy.sparse.linalg import splu
 
-from .base import GlobalHints, Hint, Prediction, rasterize_hints
+from .base import DenseHints, GlobalHints, Hint, Prediction, rasterize_hints
 from .normalize import lightness_unit
 
 _MIN_VARIANCE = 2e-6  # keeps weights finite in flat windows (L scaled to [0, 1])
@@ -59,10 +59,11 @@ class LevinColorizer:
         *,
         with_probs: bool = True,
         encoded: object | None = None,
+        dense: DenseHints | None = None,
     ) -> Prediction:
         t0 = time.perf_counter()
         h, w = L.shape
-        ab_hint, mask3 = rasterize_hints(hints, h, w)
+        ab_hint, mask3 = rasterize_hints(hints, h, w, dense)
         mask = mask3[0]
         if not mask.any():
             return Prediction(ab=np.zeros((2, h, w), np.float32))

@@ -3,10 +3,10 @@
 Two small U-Nets. The segmentation net maps a sketch to per-pixel logits over Nc channels;
 trained without labels (a straight-through Gumbel argmax picks one channel per pixel and the
 first Nh channels are filled with their mean ground-truth colour as hints), so channel order
-is priority order. At inference the regions themselves are the drawing's closed areas
-(closed_areas.py) and the channels only rank them (engine/lineart.py). The colorization net
-maps sketch + hint colours + hint mask to the flat colours under the lines; the engine
-multiplies the sketch back on top.
+is priority order. That net is training scaffolding now: the engine's regions are the
+drawing's closed areas (closed_areas.py), ranked by size (engine/lineart.py; the learned
+order measured lower, weights/LINEART.md). The colorization net maps sketch + hint colours +
+hint mask to the flat colours under the lines; the engine multiplies the sketch back on top.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from chromahint.models.lineart_unet import UNet, pad_to_stride
 NAME = "lineart-net-v2"
 # Sketch values below this are line pixels: region id 0 and never hinted.
 LINE_THRESHOLD = 0.5
-# Regions the engine offers (info's max_regions); the segmentation net's channel count is
-# its own (config "max_regions"): channels only rank the closed areas (engine/lineart.py).
+# Regions the engine offers (info's max_regions); the segmentation net's channel count
+# (config "max_regions") is a training setting.
 MAX_REGIONS = 32
 # Paint hinted pixels exactly the hint colour: a flat-colour artist who picks a colour for a
 # region expects that colour, and the small colorizer only approximates it.
@@ -93,20 +93,12 @@ class LineartModel:
         self.max_regions = MAX_REGIONS
         self.exact_hints = EXACT_HINTS
         self.description = (
-            f"GuidingPainter-style line-art colorization: up to {self.max_regions} closed-area "
-            f"regions in learned priority order + region/point hints, "
-            f"working size {self.working_size}"
+            f"Line-art colorization: up to {self.max_regions} closed-area regions, largest "
+            f"first, + region/point hints, working size {self.working_size}"
         )
 
     def _tensor(self, a: np.ndarray) -> torch.Tensor:
         return torch.tensor(np.asarray(a, dtype=np.float32), device=self.device)
-
-    @torch.inference_mode()
-    def channels(self, sketch: np.ndarray) -> np.ndarray:
-        """(H, W) sketch in [0, 1] -> (H, W) int: the learned priority channel of each pixel
-        (0 = the region whose colour helped most in training)."""
-        logits = self.nets.segment(self._tensor(sketch)[None, None])[0]
-        return logits.argmax(0).cpu().numpy().astype(np.int32)
 
     @torch.inference_mode()
     def colorize(

@@ -24,7 +24,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from chromahint.color import rgb_to_lab
 from chromahint.models.ab_bins import gamut_bins, histogram
-from chromahint.models.base import GlobalHints, Hint, Prediction, rasterize_hints
+from chromahint.models.base import DenseHints, GlobalHints, Hint, Prediction, rasterize_hints
 from chromahint.models.effnet_lite import TAP_CHANNELS, LiteEncoder, MBConv
 from chromahint.models.hint_fill import push_pull
 from chromahint.models.layers import conv_bn
@@ -159,10 +159,11 @@ class PhotoColorizer:
         *,
         with_probs: bool = True,
         encoded: object | None = None,
+        dense: DenseHints | None = None,
     ) -> Prediction:
         t0 = time.perf_counter()
         height, width = L.shape
-        ab, mask = rasterize_hints(hints, height, width)
+        ab, mask = rasterize_hints(hints, height, width, dense)
         dtype = torch.float16 if self.half else torch.float32
         to = {"device": self.device, "dtype": dtype}
         glob = self.global_input(global_hints)[None].to(**to)

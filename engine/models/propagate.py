@@ -69,17 +69,42 @@ def smooth3(x: torch.Tensor) -> torch.Tensor:
     return F.avg_pool2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), 3, 1)
 
 
+def _log_decays(sigma_s: float) -> list[float]:
+    """log a per iteration: the standard shrinking sigma_H schedule of the domain transform."""
+    n = ITERATIONS
+    return [
+        -math.sqrt(2) / (sigma_s * math.sqrt(3) * 2 ** (n - i - 1) / math.sqrt(4**n - 1))
+        for i in range(n)
+    ]
+
+
 def recursive_filter(
     x: torch.Tensor, dist_x: torch.Tensor, dist_y: torch.Tensor, sigma_s: float
 ) -> torch.Tensor:
     """Domain-transform recursive filter of x (B, C, H, W), ITERATIONS passes of
-    horizontal then vertical recursion with the standard shrinking sigma_H schedule."""
-    for i in range(ITERATIONS):
-        sigma_h = sigma_s * math.sqrt(3) * 2 ** (ITERATIONS - i - 1) / math.sqrt(4**ITERATIONS - 1)
-        log_a = -math.sqrt(2) / sigma_h
+    horizontal then vertical recursion."""
+    for log_a in _log_decays(sigma_s):
         x = _both_ways(x, torch.exp(log_a * dist_x))
         x = _both_ways(x.transpose(-1, -2), torch.exp(log_a * dist_y).transpose(-1, -2))
         x = x.transpose(-1, -2)
+    return x
+
+
+def reach_filter(
+    x: torch.Tensor, dist_x: torch.Tensor, dist_y: torch.Tensor, sigma_s: float
+) -> torch.Tensor:
+    """The same passes, summing instead of renormalizing where an edge cuts the recursion:
+    each pixel gathers x from as far as a hint placed there would travel, so a pixel inside
+    a small confined area gathers less than one in a large open one."""
+    for log_a in _log_decays(sigma_s):
+        flat = 1.0 - math.exp(log_a)  # the weight of a pixel's own value in a flat area
+        for dist, turn in ((dist_x, False), (dist_y, True)):
+            a = torch.exp(log_a * dist)
+            if turn:
+                x, a = x.transpose(-1, -2), a.transpose(-1, -2)
+            x = _both_ways(x * flat / (1.0 - a).clamp_min(1e-6), a)
+            if turn:
+                x = x.transpose(-1, -2)
     return x
 
 

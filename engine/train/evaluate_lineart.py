@@ -29,10 +29,10 @@ import numpy as np
 from scipy import ndimage
 
 from chromahint.color import rgb_to_lab
+from chromahint.imaging import resize_plane, working_shape
 from chromahint.lineart import colorize_into, region_labels
 from chromahint.models.base import LinePoint
 from chromahint.models.lineart_net import LINE_THRESHOLD, LineartModel, load
-from chromahint.pipeline import resize_plane, working_shape
 from chromahint.train.lineart_data import default_data_dir, load_lineart
 
 HINT_COUNTS = (0, 1, 3, 5, 10, 20, 30)
@@ -110,7 +110,7 @@ def evaluate(model: LineartModel, data, counts: tuple[int, ...], seed: int) -> d
         gt = data.color[i]
         h, w = sketch.shape
         sketch_w = resize_plane(sketch, *working_shape(w, h, model.working_size))
-        labels = region_labels(model, sketch, sketch_w)
+        labels = region_labels(sketch)
         sizes = np.bincount(labels.ravel())
         n_regions.append(int((sizes[1:] >= REGION_MIN_FRAC * labels.size).sum()))
         purities.append(purity(labels, gt))

@@ -24,7 +24,7 @@ import torch
 
 from chromahint.color import lab_to_rgb, rgb_to_lab
 from chromahint.models.ab_bins import gamut_bins
-from chromahint.models.base import GlobalHints, Hint, Prediction
+from chromahint.models.base import DenseHints, GlobalHints, Hint, Prediction
 from chromahint.train.data import default_data_dir, read_tar_images
 
 SWEEP = (0, 1, 5, 10, 50, 100)
@@ -50,6 +50,7 @@ class GrayColorizer:
         *,
         with_probs: bool = True,
         encoded: object | None = None,
+        dense: DenseHints | None = None,
     ) -> Prediction:
         return Prediction(ab=np.zeros((2,) + L.shape, np.float32))
 

@@ -5,7 +5,7 @@
 For each validation image (256x256), hints are added one at a time: either where the
 engine's `suggest_points` says a hint helps most given the hints so far, or at Zhang et
 al.'s random locations. Each hint is a 6x6 patch holding the ground truth's mean ab there,
-as in the sweep. PSNR as in `evaluate_photo`, after N = 1, 3, 5, 10 hints.
+as in the sweep. PSNR as in `evaluate_photo`, after each of N = 1 … 10 hints.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from chromahint.suggest import suggest_points
 from chromahint.train.data import default_data_dir, read_tar_images
 from chromahint.train.evaluate_photo import PATCH, psnr, split_lab, sweep_hints
 
-COUNTS = (1, 3, 5, 10)
+COUNTS = tuple(range(1, 11))
 
 
 def patch_hint(ab: np.ndarray, x: float, y: float) -> Hint:

@@ -13,7 +13,6 @@ on the colours and a smoothness term on the region probabilities.
 from __future__ import annotations
 
 import argparse
-import copy
 import math
 import pathlib
 import time
@@ -27,7 +26,6 @@ from chromahint.models.lineart_net import (
     DEFAULT_CONFIG,
     LINE_THRESHOLD,
     MAX_REGIONS,
-    LineartModel,
     LineartNets,
     load_nets,
     save,
@@ -123,7 +121,7 @@ def neighbour_l1(x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
 
 
 def area_hints(
-    ranker: LineartModel, sketch: torch.Tensor, rgb: torch.Tensor, counts: np.ndarray
+    sketch: torch.Tensor, rgb: torch.Tensor, counts: np.ndarray
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The first counts[i] regions the engine would number (closed areas in priority order),
     each filled with its ground-truth mean colour -> hint (B,3,H,W), mask (B,1,H,W)."""
@@ -132,7 +130,7 @@ def area_hints(
         if counts[i] == 0:
             continue
         sk = sketch[i, 0].cpu().numpy()
-        labels = torch.from_numpy(region_labels(ranker, sk, sk)).to(sketch.device)
+        labels = torch.from_numpy(region_labels(sk)).to(sketch.device)
         for rid in range(1, int(counts[i]) + 1):
             sel = labels == rid
             if not sel.any():
@@ -144,7 +142,6 @@ def area_hints(
 
 def colorizer_step(
     nets: LineartNets,
-    ranker: LineartModel,
     sketch: torch.Tensor,
     rgb: torch.Tensor,
     args: argparse.Namespace,
@@ -159,7 +156,7 @@ def colorizer_step(
     with_points = rng.random(b) < args.point_frac
     n_points[~with_points] = 0
     counts[with_points & (rng.random(b) < args.points_only)] = 0
-    hint, mask = area_hints(ranker, sketch, rgb, counts)
+    hint, mask = area_hints(sketch, rgb, counts)
     p_hint, p_mask = point_hints(sketch, rgb, n_points, rng)
     hint = hint * (1 - p_mask) + p_hint * p_mask
     mask = torch.maximum(mask, p_mask)
@@ -257,8 +254,6 @@ def main() -> None:
         step, done_s = state["step"], state["seconds"]
         rng = np.random.default_rng(args.seed + step)
     total_s = done_s + args.minutes * 60
-    # The segmentation net is frozen when tuning the colorizer: a copy in eval mode ranks.
-    ranker = LineartModel(copy.deepcopy(nets), device) if tune else None
 
     t_load = time.time()
     data = load_lineart(args.data, "train", size=args.load_size, limit=args.limit)
@@ -281,8 +276,8 @@ def main() -> None:
             g["lr"] = lr
         sketch, rgb = make_batch(data, args.size, args.batch, args.crop_frac, rng)
         sketch, rgb = sketch.to(device), rgb.to(device)
-        if ranker is not None:
-            terms = colorizer_step(nets, ranker, sketch, rgb, args, rng)
+        if tune:
+            terms = colorizer_step(nets, sketch, rgb, args, rng)
         else:
             terms = train_step(nets, sketch, rgb, args, rng)
         opt.zero_grad(set_to_none=True)

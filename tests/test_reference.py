@@ -1,0 +1,102 @@
+"""Colorizing from a reference picture through a real engine (issue 11): a reference that
+fits helps, one that does not changes nothing, bad references get clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+from skimage import data as skdata
+
+from chromahint_client import Client, EngineReplyError
+from chromahint_client import protocol as P
+
+pytestmark = pytest.mark.engine
+
+SIDE = 256
+
+
+def rgb_image(rgb: np.ndarray) -> P.Image:
+    rgb = np.ascontiguousarray(rgb, np.uint8)
+    return P.Image(rgb.shape[1], rgb.shape[0], "rgb8", rgb.tobytes())
+
+
+def picture() -> np.ndarray:
+    return np.asarray(PILImage.fromarray(skdata.astronaut()).resize((SIDE, SIDE)))
+
+
+def psnr(layer: P.Image, truth: np.ndarray) -> float:
+    out = np.frombuffer(layer.data, np.uint8).reshape(layer.height, layer.width, 4)[..., :3]
+    mse = np.mean((out.astype(np.float64) - truth.astype(np.float64)) ** 2)
+    return 10 * np.log10(255.0**2 / mse)
+
+
+@pytest.fixture(scope="module")
+def client(engine):
+    with Client(engine.endpoint, timeout=120) as c:
+        if c.info().model(P.Mode.PHOTO) is None or not c.info().model(P.Mode.PHOTO).learned:
+            pytest.fail("the shipped photo model did not load")
+        yield c
+
+
+def test_a_fitting_reference_helps_and_an_unrelated_one_changes_nothing(client):
+    truth = picture()
+    gray = rgb_image(truth)  # colorized from its lightness only
+    auto = client.colorize(P.ColorizeRequest(gray))
+    assert auto.reference_confidence is None
+    # The picture itself, mirrored and at another size: it fits.
+    mirrored = np.asarray(PILImage.fromarray(truth[:, ::-1]).resize((300, 200)))
+    fitting = client.colorize(P.ColorizeRequest(gray, reference=rgb_image(mirrored)))
+    assert fitting.reference_confidence is not None and fitting.reference_confidence > 0.3
+    assert psnr(fitting.layer, truth) > psnr(auto.layer, truth) + 0.5
+    # A flat colour field matches nothing: the result is the automatic one, to the byte.
+    field = np.zeros((64, 64, 3), np.uint8)
+    field[..., 0], field[..., 2] = 200, 40
+    unrelated = client.colorize(P.ColorizeRequest(gray, reference=rgb_image(field)))
+    assert unrelated.reference_confidence is not None and unrelated.reference_confidence < 0.2
+    assert unrelated.layer.data == auto.layer.data
+    # Palette mode: the reference's colours as a global hint, no matching.
+    pal = client.colorize(
+        P.ColorizeRequest(
+            gray, reference=rgb_image(mirrored), reference_mode=P.ReferenceMode.PALETTE
+        )
+    )
+    assert pal.layer.data != auto.layer.data and 0 <= (pal.reference_confidence or 0) <= 1
+
+
+def test_point_hints_win_over_the_reference(client):
+    truth = picture()
+    hint = P.Point(60.0, 200.0, (20.0, 200.0, 40.0), 12)  # green on the orange suit
+    req = P.ColorizeRequest(rgb_image(truth), (hint,), reference=rgb_image(truth[:, ::-1]))
+    layer = client.colorize(req).layer
+    out = np.frombuffer(layer.data, np.uint8).reshape(SIDE, SIDE, 4)
+    r, g, b = out[200, 60, :3].astype(int)
+    assert g > r and g > b
+
+
+@pytest.mark.parametrize(
+    "reference, code, words",
+    [
+        (P.Image(8, 8, "gray8", bytes(64)), "bad_image", "gray picture"),
+        (rgb_image(np.full((16, 16, 3), 128, np.uint8)), "bad_image", "gray"),
+        (P.Image(8, 8, "rgb8", bytes(10)), "bad_image", "reference"),
+    ],
+)
+def test_bad_references_get_clear_errors_and_the_engine_keeps_serving(
+    client, reference, code, words
+):
+    with pytest.raises(EngineReplyError) as err:
+        client.colorize(P.ColorizeRequest(rgb_image(picture()), reference=reference))
+    assert err.value.code == code and words in str(err.value)
+    assert client.info().pid > 0
+
+
+def test_a_reference_is_for_photos(client):
+    with pytest.raises(EngineReplyError) as err:
+        client.request(
+            P.Op.COLORIZE.value,
+            image=rgb_image(picture()).to_map(),
+            mode="lineart",
+            reference=rgb_image(picture()).to_map(),
+        )
+    assert err.value.code == "unsupported" and "reference" in str(err.value)
