@@ -51,9 +51,7 @@ class Guidance:
 def reference_lab(reference: Raster, working_size: int) -> np.ndarray:
     """The reference at working size as CIELAB (h, w, 3)."""
     ww, wh = working_shape(reference.width, reference.height, working_size)
-    rgb = np.stack(
-        [resize_plane(channel_unit(reference, c), ww, wh) for c in range(3)], -1
-    )
+    rgb = np.stack([resize_plane(channel_unit(reference, c), ww, wh) for c in range(3)], -1)
     lab = rgb_to_lab(np.clip(rgb, 0.0, 1.0))
     if float(np.hypot(lab[..., 1], lab[..., 2]).max()) < MIN_CHROMA:
         raise ProtocolError(
