@@ -392,3 +392,8 @@ class Client:
         self, request: P.SuggestPointsRequest, timeout: float | None = None
     ) -> P.SuggestPointsReply:
         return self.call(request, timeout)
+
+    def recommend_references(
+        self, request: P.RecommendReferencesRequest, timeout: float | None = None
+    ) -> P.RecommendReferencesReply:
+        return self.call(request, timeout)

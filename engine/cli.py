@@ -1,4 +1,5 @@
-"""The `chromahint` command: serve, info, colorize (and the installer's commands)."""
+"""The `chromahint` command: serve, broker, info, keys (jobs_cli.py: colorize, recommend;
+and the installer's commands)."""
 
 from __future__ import annotations
 
@@ -11,24 +12,18 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import argparse  # noqa: E402
 import json
 import logging
-import socket
 import sys
 from pathlib import Path
 
-from chromahint_client import Client, CurveKeys, EngineAuthError, EngineError, KeyFileError
+from chromahint_client import Client, CurveKeys, EngineError, KeyFileError
 from chromahint_client import protocol as P
 from chromahint_client.curve import default_keys_dir
-from chromahint_client.hints import Hints, extract
-from chromahint_client.launcher import is_running, start_engine
 
 from . import __version__
 from .jobs import DEFAULT_WORKERS
 
 DEFAULT_BROKER_CLIENTS = "tcp://127.0.0.1:5570"
 DEFAULT_BROKER_ENGINES = "tcp://127.0.0.1:5571"
-
-# PIL mode -> protocol pixel format
-_PIL_FORMATS = {"L": "gray8", "I;16": "gray16", "RGB": "rgb8", "RGBA": "rgba8"}
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -69,7 +64,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     # Measured here: on 2 vCPUs one thread beats two (51 vs 72 ms forward, 54 vs 104 ms
     # upsampling at 1024²); SMT siblings share one core's vector units.
     torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 2) // 2))
-    engine = build_engine(args.device, limits, args.memory_mb)
+    engine = build_engine(args.device, limits, args.memory_mb, args.reference_root)
     log = logging.getLogger("chromahint.engine")
     log.info(
         "chromahint %s, protocol v1, device %s, %d CPU threads",
@@ -141,127 +136,6 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def image_message(path: Path) -> P.Image:
-    from PIL import Image
-
-    img = Image.open(path)
-    if img.mode == "I" or img.mode.startswith("I;16"):
-        img = img.convert("I;16") if img.mode == "I" else img
-        fmt = "gray16"
-        data = img.tobytes("raw", "I;16")
-    else:
-        if img.mode not in _PIL_FORMATS:
-            img = img.convert("RGBA" if "A" in img.mode or "transparency" in img.info else "RGB")
-        fmt = _PIL_FORMATS[img.mode]
-        data = img.tobytes()
-    return P.Image(img.width, img.height, fmt, data)
-
-
-def read_hints(path: Path, size: tuple[int, int]) -> Hints:
-    from PIL import Image
-
-    img = Image.open(path).convert("RGBA")
-    if img.size != size:
-        raise SystemExit(
-            f"error: the hints image is {img.size[0]}x{img.size[1]}, "
-            f"the photo {size[0]}x{size[1]}; they must match"
-        )
-    return extract(img.tobytes(), img.width, img.height)
-
-
-def global_hints(palette: str | None, saturation: float | None) -> P.GlobalHints | None:
-    """--palette "#rrggbb,…" and --saturation as the protocol's global hints."""
-    entries = []
-    for item in (palette or "").split(",") if palette else []:
-        h = item.strip().lstrip("#")
-        if len(h) != 6:
-            raise SystemExit(f"error: palette colours are #rrggbb, got {item!r}")
-        r, g, b = (float(int(h[i : i + 2], 16)) for i in (0, 2, 4))
-        entries.append((r, g, b, 1.0))
-    if not entries and saturation is None:
-        return None
-    return P.GlobalHints(tuple(entries), saturation)
-
-
-def print_swatches(hints: Hints, rows: list[list[P.Swatch]]) -> None:
-    """One row per painted blob, in reading order (top to bottom, then left to right)."""
-    for i, (blob, row) in enumerate(zip(hints.blobs, rows, strict=True), start=1):
-        colors = " ".join("#{:02x}{:02x}{:02x}({:.2f})".format(*s.rgb, s.p) for s in row)
-        print(f"swatches at hint {i} ({blob.x:.0f}, {blob.y:.0f}): {colors}")
-
-
-def _free_endpoint() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
-
-
-def _cmd_colorize(args: argparse.Namespace) -> int:
-    from PIL import Image
-
-    image = image_message(args.input)
-    hints = read_hints(args.hints, (image.width, image.height)) if args.hints else Hints()
-    mode = P.Mode(args.mode)
-    glob = global_hints(args.palette, args.saturation)
-    reference = image_message(args.reference) if args.reference else None
-    if reference is not None and mode is not P.Mode.PHOTO:
-        raise SystemExit("error: --reference is for photos (--mode photo)")
-    request = P.ColorizeRequest(
-        image,
-        tuple(hints.points),
-        mode,
-        global_hints=glob,
-        reference=reference,
-        reference_mode=P.ReferenceMode(args.reference_mode),
-    )
-
-    keys = client_keys(args)
-    endpoint, proc = args.endpoint, None
-    try:
-        running = is_running(endpoint, keys, auth_errors=True)
-    except EngineAuthError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    if running is None and keys is not None:
-        print(f"error: no engine answers at {endpoint}", file=sys.stderr)
-        return 1
-    if running is None:
-        # No resident engine: start a private one for this job and stop it afterwards.
-        endpoint = _free_endpoint()
-        print("no engine running; starting one for this job…", file=sys.stderr)
-        proc, _ = start_engine(f"{sys.executable} -m chromahint serve", endpoint, detach=False)
-    try:
-        with Client(endpoint, timeout=args.timeout, keys=keys) as c:
-            reply = c.colorize(request)
-            rows = []
-            if args.swatches and hints.blobs and mode is P.Mode.PHOTO:
-                spots = tuple(P.Spot(b.x, b.y) for b in hints.blobs)
-                ask = P.SwatchesRequest(
-                    image, spots, args.swatches, tuple(hints.points), mode, glob
-                )
-                rows = c.swatches(ask).swatches
-    except EngineError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(30)
-    layer = reply.layer
-    out = Image.frombytes("RGBA", (layer.width, layer.height), layer.data)
-    if image.format in ("gray8", "gray16", "rgb8"):
-        out = out.convert("RGB")
-    out.save(args.output)
-    print(
-        f"wrote {args.output} ({len(hints.blobs)} hints as {len(hints.points)} points, "
-        f"{sum(reply.timing_ms.values()):.0f} ms in the engine)"
-    )
-    if reply.reference_confidence is not None:
-        print(f"reference fit {reply.reference_confidence:.2f} (0-1; low: it does not match)")
-    print_swatches(hints, rows)
-    return 0
-
-
 def _keys_dir_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--keys",
@@ -292,6 +166,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--endpoint", action="append", help=f"bind here (repeatable; default {P.DEFAULT_ENDPOINT})"
     )
     s.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    s.add_argument(
+        "--reference-root",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="a folder whose pictures recommend_references may read (repeatable)",
+    )
     s.add_argument("--threads", type=int, default=0, help="CPU threads (default: cores / 2)")
     d = P.Limits()
     s.add_argument("--max-pixels", type=int, default=d.max_pixels)
@@ -364,25 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     _client_key_options(i)
     i.set_defaults(func=_cmd_info)
 
-    c = sub.add_parser("colorize", help="colorize an image file")
-    c.add_argument("input", type=Path)
-    c.add_argument("-o", "--output", type=Path, required=True)
-    c.add_argument("--hints", type=Path, help="transparent PNG of the same size with painted hints")
-    c.add_argument("--mode", default="photo", choices=["photo", "lineart"])
-    c.add_argument("--swatches", type=int, default=0, help="also print k swatches per hint")
-    c.add_argument("--palette", help="global hint: comma-separated #rrggbb colours")
-    c.add_argument("--saturation", type=float, help="global hint: saturation in 0-1")
-    c.add_argument("--reference", type=Path, help="a colour picture whose colours to follow")
-    c.add_argument(
-        "--reference-mode",
-        default=P.ReferenceMode.REGIONS.value,
-        choices=[m.value for m in P.ReferenceMode],
-        help="regions: match it part by part (default); palette: only its colours",
-    )
-    c.add_argument("--endpoint", default=P.default_endpoint())
-    c.add_argument("--timeout", type=float, default=120.0)
-    _client_key_options(c)
-    c.set_defaults(func=_cmd_colorize)
+    from .jobs_cli import register as register_jobs
+
+    register_jobs(sub, _client_key_options)
 
     from .keys_cli import register as register_keys
 

@@ -10,17 +10,19 @@ import logging
 import os
 import traceback
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any, cast
 
 import msgpack
+import numpy as np
 
 from chromahint_client import protocol as P
 from chromahint_client.protocol import ErrorCode, Mode, ProtocolError
 
-from . import __version__, lineart, memory
+from . import __version__, lineart, memory, references
 from .image_cache import ImageCache
 from .imaging import Raster, decode
 from .jobs import Cancelled, Job
@@ -74,8 +76,10 @@ class Engine:
         device: str,
         limits: P.Limits | None = None,
         memory_mb: int | None = None,
+        reference_roots: Sequence[Path] = (),
     ) -> None:
         self.models = models
+        self.reference_roots = tuple(Path(r) for r in reference_roots)
         self.device = device
         self.limits = limits or P.Limits()
         self.memory_cap = None if memory_mb is None else memory_mb << 20
@@ -87,6 +91,7 @@ class Engine:
             P.Op.REGIONS: self.op_regions,
             P.Op.SUGGEST_POINTS: self.op_suggest_points,
             P.Op.CANCEL: self.op_cancel,
+            P.Op.RECOMMEND_REFERENCES: self.op_recommend_references,
         }
         self._op_names = {op.value for op in self.ops}
         self.cache = ImageCache(self.limits.cache_mb << 20) if self.limits.cache_mb > 0 else None
@@ -200,6 +205,33 @@ class Engine:
         rows = swatches_at(prep, [(p.x, p.y) for p in req.points], req.k)
         timer.lap("swatches")
         return P.SwatchesReply(rows, timer.ms, job.image_id)
+
+    def op_recommend_references(
+        self, req: P.RecommendReferencesRequest, job: Job
+    ) -> P.RecommendReferencesReply:
+        model = self._photo()
+        timer = Timer()
+        raster = job.derive("raster", lambda: decode(req.image))
+        target = references.describe(model, [references.raster_plane(raster)])[0]
+        skipped = indexed = 0
+        if req.folder is None:
+            planes = [references.raster_plane(decode(c)) for c in req.candidates]
+            table, names = references.describe(model, planes), None
+        else:
+            folder = references.allowed_folder(req.folder, self.reference_roots)
+            names, table, skipped, indexed = references.folder_index(model, folder, job.checkpoint)
+            names = [str(folder / n) for n in names]
+        timer.lap("describe")
+        score = references.scores(target, table) if len(table) else np.zeros(0)
+        best = np.argsort(-score, kind="stable")[: req.limit]
+        ranking = [
+            P.Ranked(round(float(score[i]), 5), int(i))
+            if names is None
+            else P.Ranked(round(float(score[i]), 5), None, names[i])
+            for i in best
+        ]
+        timer.lap("rank")
+        return P.RecommendReferencesReply(ranking, timer.ms, skipped, indexed, job.image_id)
 
     def op_cancel(self, _req: P.CancelRequest, _job: Job) -> P.CancelReply:
         # Served one at a time (handle()), nothing else is queued or running to cancel; the
@@ -341,11 +373,14 @@ def _safe_id(rid: Any) -> Any:
 
 
 def build_engine(
-    device: str = "auto", limits: P.Limits | None = None, memory_mb: int | None = None
+    device: str = "auto",
+    limits: P.Limits | None = None,
+    memory_mb: int | None = None,
+    reference_roots: Sequence[Path] = (),
 ) -> Engine:
     from .render import warm_up
 
     dev = pick_device(device)
     models = load_models(dev)
     warm_up()  # compile the render kernel before the first request needs it
-    return Engine(models, dev, limits, memory_mb)
+    return Engine(models, dev, limits, memory_mb, reference_roots)

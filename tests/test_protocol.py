@@ -35,6 +35,8 @@ REQUESTS = [
     P.SuggestPointsRequest(IMAGE, (POINT,), 7, P.Mode.PHOTO, None),
     P.RegionsRequest(IMAGE, 12),
     P.RegionsRequest(IMAGE),
+    P.RecommendReferencesRequest(IMAGE, (REF, REF), limit=3),
+    P.RecommendReferencesRequest(IMAGE, folder="/photos/refs", limit=20),
 ]
 
 SWATCH = P.Swatch((200, 30, 30), 0.75)
@@ -56,6 +58,8 @@ REPLIES = [
     P.SwatchesReply([[SWATCH, P.Swatch((1, 2, 3), 0.25)], []], {"swatches": 0.1}),
     P.SuggestPointsReply([P.Suggestion(1.0, 2.0, (3, 4, 5), 0.5)], {}),
     P.RegionsReply(LABELS, [3, 1], {"forward": 2.0}),
+    P.RecommendReferencesReply([P.Ranked(0.9, 1), P.Ranked(0.5, 0)], {"rank": 1.0}),
+    P.RecommendReferencesReply([P.Ranked(1.2, None, "/r/a.jpg")], {}, 2, 5, "cd" * 16),
 ]
 
 
@@ -98,6 +102,26 @@ def test_error_map():
     "m, code, words",
     [
         ({"op": "colorize", "image": IMAGE.to_map(), "exemplar": b""}, "unsupported", "exemplar"),
+        (
+            {
+                "op": "recommend_references",
+                "image": IMAGE.to_map(),
+                "folder": "/a",
+                "candidates": [REF.to_map()],
+            },
+            "bad_request",
+            "not both",
+        ),
+        ({"op": "recommend_references", "image": IMAGE.to_map()}, "bad_request", "either"),
+        (
+            {
+                "op": "recommend_references",
+                "image": IMAGE.to_map(),
+                "candidates": [REF.to_map()] * 65,
+            },
+            "bad_request",
+            "1 to 64",
+        ),
         (
             {"op": "colorize", "image": IMAGE.to_map(), "reference": IMAGE.to_map()},
             "bad_image",

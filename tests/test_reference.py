@@ -100,3 +100,56 @@ def test_a_reference_is_for_photos(client):
             reference=rgb_image(picture()).to_map(),
         )
     assert err.value.code == "unsupported" and "reference" in str(err.value)
+
+
+def save_jpeg(path, rgb: np.ndarray) -> None:
+    PILImage.fromarray(np.ascontiguousarray(rgb)).save(path, quality=90)
+
+
+def test_recommend_references_ranks_candidates_sent_in_the_request(client):
+    truth = picture()
+    others = [skdata.coffee(), skdata.rocket(), skdata.chelsea()]
+    candidates = tuple(rgb_image(c) for c in [*others[:2], truth[:, ::-1], others[2]])
+    reply = client.recommend_references(
+        P.RecommendReferencesRequest(rgb_image(truth), candidates, limit=3)
+    )
+    assert [r.index for r in reply.ranking][:1] == [2]  # the mirrored picture itself
+    assert len(reply.ranking) == 3
+    assert all(a.score >= b.score for a, b in zip(reply.ranking, reply.ranking[1:], strict=False))
+
+
+def test_recommend_from_a_folder_indexes_once_skips_bad_files_and_stays_in_its_roots(
+    engine_factory, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    root = tmp_path / "library"
+    (root / "trip").mkdir(parents=True)
+    (root / "empty").mkdir()
+    truth = picture()
+    save_jpeg(root / "trip" / "mirror.jpg", truth[:, ::-1])
+    save_jpeg(root / "trip" / "coffee.jpg", skdata.coffee())
+    save_jpeg(root / "trip" / "cat.jpg", skdata.chelsea())
+    (root / "trip" / "broken.jpg").write_bytes(b"not a picture")
+    (root / "trip" / "notes.txt").write_text("not a picture either, and not counted")
+    e = engine_factory("--reference-root", str(root))
+    with Client(e.endpoint, timeout=120) as c:
+        ask = P.RecommendReferencesRequest(rgb_image(truth), folder=str(root / "trip"), limit=2)
+        first = c.recommend_references(ask)
+        assert first.ranking[0].path == str((root / "trip" / "mirror.jpg").resolve())
+        assert (first.indexed, first.skipped, len(first.ranking)) == (4, 1, 2)
+        again = c.recommend_references(ask)  # from the index: nothing described again
+        assert again.indexed == 0 and again.ranking == first.ranking
+        save_jpeg(root / "trip" / "coffee.jpg", skdata.rocket())  # a file changes
+        assert c.recommend_references(ask).indexed == 1
+        for folder, code, words in (
+            (str(root / "empty"), "bad_request", "no pictures"),
+            (str(root / "nowhere"), "forbidden", "reference roots"),
+            (str(tmp_path), "forbidden", "reference roots"),
+            (str(root / "trip" / ".." / ".."), "forbidden", "reference roots"),
+        ):
+            with pytest.raises(EngineReplyError) as err:
+                c.recommend_references(
+                    P.RecommendReferencesRequest(rgb_image(truth), folder=folder)
+                )
+            assert err.value.code == code and words in str(err.value), folder
+        assert c.info().pid > 0

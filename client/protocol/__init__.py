@@ -14,6 +14,8 @@ from .core import BYTES_PER_PIXEL as BYTES_PER_PIXEL
 from .core import DEFAULT_ENDPOINT as DEFAULT_ENDPOINT
 from .core import ENDPOINT_ENV as ENDPOINT_ENV
 from .core import ENVELOPE as ENVELOPE
+from .core import MAX_CANDIDATES as MAX_CANDIDATES
+from .core import MAX_RANKED as MAX_RANKED
 from .core import MAX_REGION_ID as MAX_REGION_ID
 from .core import MAX_SUGGESTIONS as MAX_SUGGESTIONS
 from .core import MAX_SWATCHES as MAX_SWATCHES
@@ -31,6 +33,8 @@ from .replies import CancelReply as CancelReply
 from .replies import ColorizeReply as ColorizeReply
 from .replies import InfoReply as InfoReply
 from .replies import ModelInfo as ModelInfo
+from .replies import Ranked as Ranked
+from .replies import RecommendReferencesReply as RecommendReferencesReply
 from .replies import RegionsReply as RegionsReply
 from .replies import Reply as Reply
 from .replies import Suggestion as Suggestion
@@ -44,6 +48,7 @@ from .requests import REQUESTS as REQUESTS
 from .requests import CancelRequest as CancelRequest
 from .requests import ColorizeRequest as ColorizeRequest
 from .requests import InfoRequest as InfoRequest
+from .requests import RecommendReferencesRequest as RecommendReferencesRequest
 from .requests import RegionsRequest as RegionsRequest
 from .requests import Request as Request
 from .requests import SuggestPointsRequest as SuggestPointsRequest

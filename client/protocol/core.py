@@ -18,6 +18,8 @@ ENVELOPE = frozenset({"v", "op", "id", "progress"})
 MAX_SWATCHES = 32
 MAX_SUGGESTIONS = 64
 MAX_REGION_ID = 65535
+MAX_CANDIDATES = 64  # reference candidates sent in one recommend_references request
+MAX_RANKED = 1000  # recommend_references' largest `limit`
 
 
 def default_endpoint() -> str:
@@ -39,6 +41,7 @@ class Op(WireEnum):
     REGIONS = "regions"
     SUGGEST_POINTS = "suggest_points"
     CANCEL = "cancel"
+    RECOMMEND_REFERENCES = "recommend_references"
 
 
 class Mode(WireEnum):
@@ -64,6 +67,7 @@ class ErrorCode(WireEnum):
     UNKNOWN_IMAGE = "unknown_image"  # an image_id the engine does not hold (any more)
     BUSY = "busy"  # would fit, but not beside the work running now: retry after retry_after_ms
     CANCELLED = "cancelled"  # a cancel op stopped this request
+    FORBIDDEN = "forbidden"  # a path the engine was not allowed to read
 
 
 # Pixel format -> bytes per pixel. Samples are sRGB-encoded, little-endian; floats in [0, 1].

@@ -237,6 +237,52 @@ class RegionsReply:
 
 
 @dataclass(frozen=True)
+class Ranked:
+    """One recommended reference: a candidate's index, or a picture's path in the folder."""
+
+    score: float
+    index: int | None = None
+    path: str | None = None
+
+    def to_map(self) -> dict:
+        where = {"index": self.index} if self.path is None else {"path": self.path}
+        return {**where, "score": self.score}
+
+    @classmethod
+    def from_map(cls, m: Any) -> Ranked:
+        m = core.map_field(m, "ranking[]")
+        score = core.number_field(m.get("score"), "ranking[].score")
+        if m.get("path") is not None:
+            return cls(score, None, core.str_field(m["path"], "ranking[].path"))
+        return cls(score, core.int_field(m.get("index"), "ranking[].index", 0, 1 << 30))
+
+
+@dataclass(frozen=True)
+class RecommendReferencesReply:
+    ranking: list[Ranked]  # best first
+    timing_ms: dict[str, float]
+    skipped: int = 0  # folder pictures that could not be read
+    indexed: int = 0  # folder pictures described now (the rest came from the index)
+    image_id: str = ""
+
+    def to_map(self) -> dict:
+        return {
+            "ranking": [r.to_map() for r in self.ranking],
+            "timing_ms": self.timing_ms,
+            "skipped": self.skipped,
+            "indexed": self.indexed,
+            "image_id": self.image_id,
+        }
+
+    @classmethod
+    def from_map(cls, m: Mapping) -> RecommendReferencesReply:
+        ranking = [Ranked.from_map(r) for r in core.list_field(m.get("ranking") or [], "ranking")]
+        skipped = core.int_field(m.get("skipped", 0), "skipped", 0, 1 << 30)
+        indexed = core.int_field(m.get("indexed", 0), "indexed", 0, 1 << 30)
+        return cls(ranking, _timing(m), skipped, indexed, _image_id(m))
+
+
+@dataclass(frozen=True)
 class CancelReply:
     cancelled: bool  # False: no request with that id was queued or running
 
@@ -255,7 +301,15 @@ def _image_id(m: Mapping) -> str:
     return value
 
 
-Reply = InfoReply | ColorizeReply | SwatchesReply | SuggestPointsReply | RegionsReply | CancelReply
+Reply = (
+    InfoReply
+    | ColorizeReply
+    | SwatchesReply
+    | SuggestPointsReply
+    | RegionsReply
+    | CancelReply
+    | RecommendReferencesReply
+)
 REPLIES: dict[Op, type] = {
     Op.INFO: InfoReply,
     Op.COLORIZE: ColorizeReply,
@@ -263,6 +317,7 @@ REPLIES: dict[Op, type] = {
     Op.SUGGEST_POINTS: SuggestPointsReply,
     Op.REGIONS: RegionsReply,
     Op.CANCEL: CancelReply,
+    Op.RECOMMEND_REFERENCES: RecommendReferencesReply,
 }
 
 

@@ -270,6 +270,64 @@ class CancelRequest:
         return cls(target)
 
 
+@dataclass(frozen=True)
+class RecommendReferencesRequest:
+    """Rank colour references for `image`: the `candidates` sent, or the pictures in a
+    `folder` on the engine's machine (under a root it allows), best `limit` first."""
+
+    image: Image
+    candidates: tuple[Image, ...] = ()
+    folder: str | None = None
+    limit: int = 10
+
+    op: ClassVar[Op] = Op.RECOMMEND_REFERENCES
+    FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"image", "image_id", "candidates", "folder", "limit"}
+    )
+
+    def to_map(self) -> dict:
+        out: dict = {"image": self.image.to_map(), "limit": self.limit}
+        if self.folder is not None:
+            out["folder"] = self.folder
+        else:
+            out["candidates"] = [c.to_map() for c in self.candidates]
+        return out
+
+    @classmethod
+    def from_map(
+        cls, req: Mapping, limits: Limits, images: ImageLookup | None = None
+    ) -> RecommendReferencesRequest:
+        values.check_fields(req, cls.op.value, cls.FIELDS)
+        image = request_image(req, limits, images)
+        limit = (
+            10
+            if req.get("limit") is None
+            else core.count_field(req["limit"], "limit", core.MAX_RANKED)
+        )
+        folder, raw = req.get("folder"), req.get("candidates")
+        if (folder is None) == (raw is None):
+            raise ProtocolError(
+                ErrorCode.BAD_REQUEST, "give either 'candidates' (images) or a 'folder', not both"
+            )
+        if folder is not None:
+            folder = core.str_field(folder, "folder", ErrorCode.BAD_REQUEST)
+            if not folder or len(folder) > 4096 or "\0" in folder:
+                raise ProtocolError(
+                    ErrorCode.BAD_REQUEST, "'folder' must be a path on the engine's machine"
+                )
+            return cls(image, (), folder, limit)
+        items = core.list_field(raw, "candidates")
+        if not 1 <= len(items) <= core.MAX_CANDIDATES:
+            raise ProtocolError(
+                ErrorCode.BAD_REQUEST,
+                f"'candidates' must hold 1 to {core.MAX_CANDIDATES} images, got {len(items)}",
+            )
+        candidates = tuple(
+            Image.from_map(c, limits, name=f"candidates[{i}]") for i, c in enumerate(items)
+        )
+        return cls(image, candidates, None, limit)
+
+
 Request = (
     InfoRequest
     | ColorizeRequest
@@ -277,6 +335,7 @@ Request = (
     | SuggestPointsRequest
     | RegionsRequest
     | CancelRequest
+    | RecommendReferencesRequest
 )
 REQUESTS: dict[Op, type] = {
     cls.op: cls
@@ -287,6 +346,7 @@ REQUESTS: dict[Op, type] = {
         SuggestPointsRequest,
         RegionsRequest,
         CancelRequest,
+        RecommendReferencesRequest,
     )
 }
 
