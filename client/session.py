@@ -60,3 +60,15 @@ def describe(error: Exception, settings: Settings, what: str) -> str:
     if isinstance(error, errors.EngineError):
         return f"Chromahint: {error}"
     return f"Chromahint plug-in error: {type(error).__name__}: {error}"
+
+
+def reference_note(confidence: float | None) -> str:
+    """What the result message says about the reference, if one was used."""
+    if confidence is None:
+        return ""
+    if confidence < P.REFERENCE_FIT_LOW:
+        return (
+            f" The reference does not fit this picture (match {confidence:.2f}): the colours"
+            " are the model's own; try a reference of a similar scene."
+        )
+    return f" Reference match {confidence:.2f}."

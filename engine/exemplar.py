@@ -21,7 +21,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from chromahint_client.protocol import ErrorCode, GlobalHints, ProtocolError, ReferenceMode
+from chromahint_client.protocol import (
+    REFERENCE_FIT_FULL,
+    REFERENCE_FIT_LOW,
+    ErrorCode,
+    GlobalHints,
+    ProtocolError,
+    ReferenceMode,
+)
 
 from .color import lab_to_rgb, rgb_to_lab
 from .imaging import Raster, channel_unit, resize_plane, working_shape
@@ -32,7 +39,7 @@ MATCH_TEMPERATURE = 0.02
 # A cell's best similarity below this gives no hint (the model's prior colours it).
 MIN_MATCH = 0.6
 # Mean confidence -> how much the hints count (linear in between): 0 at the low end.
-FIT_RANGE = (0.2, 0.3)
+FIT_RANGE = (REFERENCE_FIT_LOW, REFERENCE_FIT_FULL)
 # Mean lightness (L / 100) as one more feature, weighted like one feature block.
 LIGHTNESS_WEIGHT = 1.0
 TAPS = (2, 3)  # encoder taps at strides 8 and 16

@@ -1055,13 +1055,12 @@ def test_lineart_colorize_with_a_lineart_model(main_run, lineart_engine):
 @pytest.mark.gimp
 def test_reference_and_lineart_follow_what_the_engine_supports(main_run, engine):
     modes = {m.mode for m in engine_info(engine.endpoint).models}
-    # The protocol has no reference field, so the plug-in says so instead of sending one
-    # (a layer or a file alike), and changes nothing.
-    assert not any("reference" in f for f in P.ColorizeRequest.PHOTO_FIELDS)
-    for step_id in ("reference", "reference-file"):
-        message = failed(main_run, step_id)
-        assert "reference" in message and "does not support" in message, message
-        assert step(main_run, step_id)["layers"] == step(main_run, "regions")["layers"]
+    # A reference without colours (the white paper layer) gets the engine's clear error and
+    # changes nothing; a colour picture file is followed: the result layer comes.
+    message = failed(main_run, "reference")
+    assert "reference" in message and "gray" in message, message
+    assert step(main_run, "reference")["layers"] == step(main_run, "regions")["layers"]
+    assert "Colorized" in ok(main_run, "reference-file")["layers"]
     if "lineart" in modes:
         ok(main_run, "lineart")
     else:

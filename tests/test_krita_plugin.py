@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import shutil
 import signal
 import struct
 import sys
@@ -363,6 +364,9 @@ def test_colorize_request_is_typed_and_in_the_work_area_frame():
     wire = request.to_map()
     assert wire["region_hints"] == [{"region": 3, "rgb": [1, 2, 3]}] and wire["labels"]
     assert wire["mode"] == "lineart"
+    reference = P.Image(2, 2, "rgba8", bytes(16))
+    request, _, _ = engine_work.colorize_request(_snapshot(reference=reference))
+    assert request.reference == reference
 
 
 # -- the engine work against a real engine (engine) ----------------------------------------------
@@ -382,12 +386,17 @@ def test_engine_work_colorizes_and_suggests_per_blob(engine):
 
 
 @pytest.mark.engine
-def test_engine_without_reference_support_answers_unsupported(engine):
-    reference = P.Image(2, 2, "rgba8", bytes(16))
+def test_engine_work_sends_the_reference_and_reads_its_match(engine):
+    # A colour reference the engine can use: the result carries how well it matched.
+    reference = P.Image(2, 2, "rgba8", bytes([200, 40, 40, 255, 40, 200, 40, 255] * 2))
     with Client(engine.endpoint, timeout=120, retries=0) as client:
+        out = engine_work.colorize(client, _snapshot(reference=reference))
+        assert out.reference_confidence is not None and 0 <= out.reference_confidence <= 1
+        # One without colours gets a clear error, not a crash or a silent automatic result.
+        gray = P.Image(2, 2, "rgba8", bytes([90, 90, 90, 255] * 4))
         with pytest.raises(EngineReplyError) as caught:
-            engine_work.colorize(client, _snapshot(reference=reference))
-    assert caught.value.unsupported and "reference" in str(caught.value)
+            engine_work.colorize(client, _snapshot(reference=gray))
+    assert caught.value.code == "bad_image" and "gray" in str(caught.value)
 
 
 # -- inside real Krita (krita) ------------------------------------------------------------------
@@ -403,6 +412,10 @@ def _untrained_lineart_weights(folder: Path) -> bool:
     torch.manual_seed(0)
     nets = lineart_net.LineartNets(lineart_net.DEFAULT_CONFIG)
     lineart_net.save(nets, folder / "lineart_net.safetensors")
+    # The shipped photo model beside it, so a reference is followed for real.
+    shipped = Path(__file__).resolve().parents[1] / "weights" / "photo_net_v2.safetensors"
+    if shipped.is_file():
+        shutil.copy(shipped, folder / shipped.name)
     return True
 
 
@@ -458,7 +471,7 @@ def test_docker_in_real_krita(scenario_engine, tmp_path):
         "u8.swatch_rows_per_hint",
         "u8.swatch_sets_foreground", "live.swatch_row_per_new_hint", "u8.undo_removes_result",
         "u16.undo_removes_result", "f32.chroma_b", "gray.converted_to_rgb",
-        "ref.unsupported_message", "settings.error_shown", "settings.nothing_runs",
+        "ref.used_or_explained", "settings.error_shown", "settings.nothing_runs",
         "settings.recovered",
     ) + (("regions.overlay", "regions.colour_applied", "regions.three_for_two_boxes",
           "regions.overlay_full_size", "regions.filled_exactly",

@@ -19,6 +19,8 @@ from .core import MAX_RANKED as MAX_RANKED
 from .core import MAX_REGION_ID as MAX_REGION_ID
 from .core import MAX_SUGGESTIONS as MAX_SUGGESTIONS
 from .core import MAX_SWATCHES as MAX_SWATCHES
+from .core import REFERENCE_FIT_FULL as REFERENCE_FIT_FULL
+from .core import REFERENCE_FIT_LOW as REFERENCE_FIT_LOW
 from .core import VERSION as VERSION
 from .core import ErrorCode as ErrorCode
 from .core import Limits as Limits

@@ -71,15 +71,15 @@ def colorize_arguments(proc: Gimp.Procedure) -> None:
     proc.add_drawable_argument(
         "reference",
         "Reference la_yer",
-        "A colour picture to take colours from: a layer of any open image (optional; "
-        "the engine does not support references yet)",
+        "A colour picture to take colours from, matched part by part: a layer of any open "
+        "image (optional)",
         True,
         RW,
     )
     proc.add_file_argument(
         "reference-file",
         "Reference _file",
-        "A colour picture file to take colours from (optional; not supported yet)",
+        "A colour picture file to take colours from, matched part by part (optional)",
         Gimp.FileChooserAction.OPEN,
         True,
         None,

@@ -51,6 +51,7 @@ class ColorizeOutcome:
     points: tuple[P.Point, ...]
     blobs: tuple[hint_points.Blob, ...]  # in reading order, in the rectangle's frame
     timing_ms: dict[str, float] = field(default_factory=dict)
+    reference_confidence: float | None = None  # with a reference: how well it matched
 
 
 @dataclass(frozen=True)
@@ -122,26 +123,15 @@ def colorize_request(snap: ColorizeSnapshot) -> tuple[P.ColorizeRequest, bool, l
         snap.mode,
         region_hints=snap.region_hints,
         labels=snap.labels if snap.region_hints else None,
+        reference=snap.reference if snap.mode is P.Mode.PHOTO else None,
     )
     return request, opaque, blobs
-
-
-def _send_colorize(client: Client, request: P.ColorizeRequest, reference: P.Image | None):
-    if reference is None:
-        return client.colorize(request)
-    # The protocol has no reference field yet: send it as a raw field, which an engine
-    # without reference support answers with `unsupported` (the docker then says so).
-    reply = client.request(P.Op.COLORIZE.value, **request.to_map(), reference=reference.to_map())
-    try:
-        return P.ColorizeReply.from_map(reply)
-    except (P.ProtocolError, TypeError, ValueError) as e:
-        raise BadReply(f"the engine's 'colorize' reply is not usable: {e}") from None
 
 
 def colorize(client: Client, snap: ColorizeSnapshot) -> ColorizeOutcome:
     request, opaque, blobs = colorize_request(snap)
     area = snap.source.rect
-    reply = _send_colorize(client, request, snap.reference)
+    reply = client.colorize(request)
     layer = reply.layer
     if layer.format != "rgba8" or (layer.width, layer.height) != (area.w, area.h):
         raise BadReply(
@@ -159,6 +149,7 @@ def colorize(client: Client, snap: ColorizeSnapshot) -> ColorizeOutcome:
         points=request.points,
         blobs=tuple(blobs),
         timing_ms=reply.timing_ms,
+        reference_confidence=reply.reference_confidence,
     )
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from chromahint_client import protocol as P
 from chromahint_client.hints import Blob
+from chromahint_client.session import reference_note
 
 from . import engine_work, kritadoc
 from .engine_work import ColorizeOutcome, ColorizeSnapshot, RegionsOutcome
@@ -134,6 +135,7 @@ def write_colorized(
     text += f", engine {engine_ms:.0f} ms)." if engine_ms else ")."
     if converted:
         text += " The grayscale document was converted to RGB so colours can show."
+    text += reference_note(out.reference_confidence)
     written = {
         "layer": kritadoc.RESULT_NAME,
         "live": ctx.live,

@@ -12,10 +12,11 @@ from collections.abc import Callable
 from typing import TypeVar
 
 # GIMP's gi bindings ship no stubs, so pyright cannot resolve them.
-from gi.repository import Babl, Gegl, Gimp  # pyright: ignore[reportMissingImports]
+from gi.repository import Babl, Gegl, Gimp, GLib  # pyright: ignore[reportMissingImports]
 
 from chromahint_client import Client
 from chromahint_client import protocol as P
+from chromahint_client.session import reference_note
 
 from . import engine_job, layers, pixel_formats, region_overlay, swatch_palette
 from .errors import PluginError
@@ -59,14 +60,25 @@ def checked(image: P.Image, fmt: str, size: tuple[int, int], what: str) -> bytes
 
 
 # -- Colorize from Hints --------------------------------------------------------------------
-def refuse_reference(config: Gimp.ProcedureConfig) -> None:
-    """The protocol has no reference field yet: say so instead of sending one."""
-    if config.get_property("reference") is None and config.get_property("reference-file") is None:
-        return
-    raise PluginError(
-        "The Chromahint engine does not support reference pictures yet: clear 'Reference "
-        "layer' and 'Reference file' to colorize from the hints (and a global palette)."
-    )
+def reference_picture(config: Gimp.ProcedureConfig) -> P.Image | None:
+    """The colour reference to follow: a layer of an open image, or a picture file."""
+    layer, gfile = config.get_property("reference"), config.get_property("reference-file")
+    if layer is None and gfile is None:
+        return None
+    if layer is not None and gfile is not None:
+        raise PluginError("Choose a reference layer or a reference file, not both.")
+    if layer is not None:
+        return layers.layer_image(layer)
+    try:
+        loaded = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, gfile)
+    except GLib.Error as e:
+        raise PluginError(
+            f"Cannot open the reference file {gfile.get_path()}: {e.message}"
+        ) from None
+    try:
+        return layers.layer_image(loaded.flatten())
+    finally:
+        loaded.delete()
 
 
 def global_hints(config: Gimp.ProcedureConfig) -> P.GlobalHints | None:
@@ -83,19 +95,30 @@ def global_hints(config: Gimp.ProcedureConfig) -> P.GlobalHints | None:
 
 
 def colorize(image: Gimp.Image, drawables: list, config: Gimp.ProcedureConfig) -> Gimp.Layer:
-    refuse_reference(config)
     hint = layers.hint_layer_of(image, config)
     source = layers.source_layer(image, drawables, hint)
     found = layers.read_hints(hint, source)
     mode = P.Mode(config.get_property("mode"))
+    reference = reference_picture(config)
+    if reference is not None and mode is not P.Mode.PHOTO:
+        raise PluginError("A reference picture is for photos: set the mode to 'photo'.")
     request = P.ColorizeRequest(
-        layers.layer_image(source), tuple(found.points), mode, global_hints=global_hints(config)
+        layers.layer_image(source),
+        tuple(found.points),
+        mode,
+        global_hints=global_hints(config),
+        reference=reference,
     )
+    with_ref = " and a reference" if reference is not None else ""
     reply = ask_engine(
-        f"Chromahint: colorizing '{source.get_name()}' with {len(found.points)} hint points…",
+        f"Chromahint: colorizing '{source.get_name()}' with {len(found.points)} hint points"
+        f"{with_ref}…",
         f"colorize in {mode.value} mode",
         lambda client: client.colorize(request),
     )
+    confidence = reply.reference_confidence
+    if confidence is not None and confidence < P.REFERENCE_FIT_LOW:
+        Gimp.message("Chromahint:" + reference_note(confidence))
     rgba = checked(reply.layer, pixel_formats.RESULT.protocol, layers.size_of(source), "layer")
     image.undo_group_start()
     try:
