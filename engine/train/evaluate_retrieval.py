@@ -14,6 +14,7 @@ top-1 recommendation as the reference (regions mode), as evaluate_exemplar score
 from __future__ import annotations
 
 import argparse
+import pathlib
 import time
 
 import numpy as np
@@ -49,6 +50,16 @@ def main() -> None:
     ap.add_argument("--targets", type=int, default=200, help="caltech101 retrieval targets")
     ap.add_argument("--val", type=int, default=200, help="photos-val images to colorize")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument(
+        "--cache", type=pathlib.Path, default=None, help="keep the index's descriptors here"
+    )
+    ap.add_argument(
+        "--colorize-from",
+        choices=("val", "train"),
+        default="val",
+        help="colorize photos-val (default) or the non-caltech photos of photos-train-002 "
+        "(for choosing settings without touching photos-val)",
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     model = load_models("cpu").photo
@@ -61,7 +72,15 @@ def main() -> None:
         for name, rgb in read_tar_images(data / shard):
             names.append(name)
             photos.append(rgb)
-    table = references.describe(model, [plane(p) for p in photos])
+    cache = args.cache
+    if cache is not None and cache.is_file():
+        with np.load(cache) as z:
+            table = z["table"]
+    else:
+        table = references.describe(model, [plane(p) for p in photos])
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(cache, table=table)
     index_s = time.perf_counter() - t0
     cats = [category(n) for n in names]
 
@@ -74,7 +93,15 @@ def main() -> None:
         hits.append(np.mean([cats[i] == want for i in top[:5]]))
         chance.append(np.mean([c == want for c in cats if c is not None]))
 
-    val = [rgb for _, rgb in read_tar_images(data / "photos-val.tar", args.val)]
+    if args.colorize_from == "val":
+        val = [rgb for _, rgb in read_tar_images(data / "photos-val.tar", args.val)]
+    else:
+        square = references.DESCRIBE_SIDE * 2
+        val = [
+            np.asarray(PILImage.fromarray(rgb).resize((square, square)))
+            for n, rgb in read_tar_images(data / TARGET_SHARD)
+            if category(n) is None
+        ][: args.val]
     auto, top1, conf = [], [], []
     for rgb in val:
         best = int(np.argmax(references.scores(references.describe(model, [plane(rgb)])[0], table)))
@@ -91,7 +118,8 @@ def main() -> None:
         f"target's category {100 * np.mean(hits):.1f} % (chance {100 * np.mean(chance):.1f} %)."
     )
     print(
-        f"\nColorization, first {len(val)} photos-val images: automatic {np.mean(auto):.2f} dB, "
+        f"\nColorization, first {len(val)} {args.colorize_from} images: automatic "
+        f"{np.mean(auto):.2f} dB, "
         f"top-1 recommendation as the reference {np.mean(top1):.2f} dB "
         f"({np.mean(top1) - np.mean(auto):+.2f}), mean reference_confidence {np.mean(conf):.3f}."
     )
