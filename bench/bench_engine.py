@@ -88,6 +88,15 @@ def engine_process(serve_args: list[str]) -> Iterator[tuple[subprocess.Popen, st
         proc.wait(30)
 
 
+def print_table(machine: str, header: tuple[str, ...], rows: list[tuple]) -> None:
+    """The machine line, then a markdown table."""
+    print(f"Machine: {cpu_name()}, {_cores()} cores; {machine}\n")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in rows:
+        print("| " + " | ".join(str(c) for c in row) + " |")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[512, 1024, 4096])

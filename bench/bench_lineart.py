@@ -16,7 +16,7 @@ import statistics
 import time
 
 import numpy as np
-from bench_engine import _cores, cpu_name, engine_process
+from bench_engine import engine_process, print_table
 from PIL import Image
 from skimage import data as skdata
 
@@ -106,15 +106,13 @@ def main() -> int:
             for name, fn, goal in cases:
                 rows.append((name, median_ms(fn, args.repeats), goal))
     art = info.model(P.Mode.LINEART)
-    print(
-        f"Machine: {cpu_name()}, {_cores()} cores; device {info.device}; "
-        f"line-art model {art.name if art else 'none'}; Python {platform.python_version()}; "
-        f"1024x1024 gray8, {args.repeats} repeats, median round trip.\n"
+    print_table(
+        f"device {info.device}; line-art model {art.name if art else 'none'}; Python "
+        f"{platform.python_version()}; 1024x1024 gray8, {args.repeats} repeats, median round "
+        "trip.",
+        ("call", "median ms", "goal ms"),
+        [(name, f"{ms:.0f}", f"≤ {goal}") for name, ms, goal in rows],
     )
-    print("| call | median ms | goal ms |")
-    print("|---|---|---|")
-    for name, ms, goal in rows:
-        print(f"| {name} | {ms:.0f} | ≤ {goal} |")
     return 0
 
 

@@ -19,7 +19,7 @@ import threading
 import time
 
 import numpy as np
-from bench_engine import _cores, cpu_name, free_endpoint, peak_rss_mib
+from bench_engine import free_endpoint, peak_rss_mib, print_table
 
 from chromahint_client import Client
 from chromahint_client import protocol as P
@@ -147,14 +147,11 @@ def main() -> int:
     finally:
         proc.terminate()
         proc.wait(30)
-    print(
-        f"Machine: {cpu_name()}, {_cores()} cores; device {info.device}; "
-        f"{args.repeats} repeats, medians.\n"
+    print_table(
+        f"device {info.device}; {args.repeats} repeats, medians.",
+        ("case", "measured", "goal"),
+        rows,
     )
-    print("| case | measured | goal |")
-    print("|---|---|---|")
-    for case, measured, goal in rows:
-        print(f"| {case} | {measured} | {goal} |")
     return 0
 
 

@@ -140,31 +140,31 @@ def area_hints(
     return hint, mask
 
 
-def colorizer_step(
-    nets: LineartNets,
-    sketch: torch.Tensor,
-    rgb: torch.Tensor,
-    args: argparse.Namespace,
-    rng: np.random.Generator,
-) -> dict[str, torch.Tensor]:
-    """Colorizer only, on the engine's own regions; the loss counts unhinted pixels, since the
-    engine paints hinted regions exactly their hint colour."""
-    b = sketch.shape[0]
-    paper = (sketch >= LINE_THRESHOLD).float()
-    counts = sample_hint_counts(b, MAX_REGIONS, args.hint_p, rng)
+def hint_counts(
+    b: int, regions: int, args: argparse.Namespace, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Region and point hint counts per sample (truncated geometric each)."""
+    counts = sample_hint_counts(b, regions, args.hint_p, rng)
     n_points = sample_hint_counts(b, args.max_points, args.hint_p, rng)
     with_points = rng.random(b) < args.point_frac
     n_points[~with_points] = 0
+    # Next to region hints, points barely change the loss, so the colorizer would learn to
+    # ignore them; some samples get points alone.
     counts[with_points & (rng.random(b) < args.points_only)] = 0
-    hint, mask = area_hints(sketch, rgb, counts)
+    return counts, n_points
+
+
+def add_points(
+    hint: torch.Tensor,
+    mask: torch.Tensor,
+    sketch: torch.Tensor,
+    rgb: torch.Tensor,
+    n_points: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random point hints laid over the region hints."""
     p_hint, p_mask = point_hints(sketch, rgb, n_points, rng)
-    hint = hint * (1 - p_mask) + p_hint * p_mask
-    mask = torch.maximum(mask, p_mask)
-    pred = nets.colorize(sketch, hint, mask)
-    free = 1 - mask
-    rec = ((pred * sketch - rgb).abs() * free).sum() / (free.sum() * 3 + 1e-6)
-    tv = neighbour_l1(pred, paper)
-    return {"loss": rec + args.tv * tv, "rec": rec, "tv": tv}
+    return hint * (1 - p_mask) + p_hint * p_mask, torch.maximum(mask, p_mask)
 
 
 def train_step(
@@ -174,22 +174,25 @@ def train_step(
     args: argparse.Namespace,
     rng: np.random.Generator,
 ) -> dict[str, torch.Tensor]:
-    b = sketch.shape[0]
-    k = nets.config["max_regions"]
+    """Joint training (Gumbel regions + colorizer), or with --colorizer-from the colorizer
+    alone on the engine's own regions, its loss on unhinted pixels only (the engine paints
+    hinted regions exactly their hint colour)."""
     paper = (sketch >= LINE_THRESHOLD).float()
+    b = sketch.shape[0]
+    if args.colorizer_from is not None:
+        counts, n_points = hint_counts(b, MAX_REGIONS, args, rng)
+        hint, mask = area_hints(sketch, rgb, counts)
+        hint, mask = add_points(hint, mask, sketch, rgb, n_points, rng)
+        pred = nets.colorize(sketch, hint, mask)
+        free = 1 - mask
+        rec = ((pred * sketch - rgb).abs() * free).sum() / (free.sum() * 3 + 1e-6)
+        tv = neighbour_l1(pred, paper)
+        return {"loss": rec + args.tv * tv, "rec": rec, "tv": tv}
     logits = nets.segment(sketch)
     assign = gumbel_hard(logits, args.tau) * paper
-    counts = sample_hint_counts(b, k, args.hint_p, rng)
-    n_points = sample_hint_counts(b, args.max_points, args.hint_p, rng)
-    with_points = rng.random(b) < args.point_frac
-    n_points[~with_points] = 0
-    # Next to region hints, points barely change the loss, so the colorizer would learn to
-    # ignore them; some samples get points alone.
-    counts[with_points & (rng.random(b) < args.points_only)] = 0
+    counts, n_points = hint_counts(b, nets.config["max_regions"], args, rng)
     hint, mask = region_hints(assign, rgb, torch.from_numpy(counts).to(sketch.device))
-    p_hint, p_mask = point_hints(sketch, rgb, n_points, rng)
-    hint = hint * (1 - p_mask) + p_hint * p_mask
-    mask = torch.maximum(mask, p_mask)
+    hint, mask = add_points(hint, mask, sketch, rgb, n_points, rng)
     pred = nets.colorize(sketch, hint, mask)
     rec = (pred * sketch - rgb).abs().mean()
     tv = neighbour_l1(pred, paper)
@@ -276,10 +279,7 @@ def main() -> None:
             g["lr"] = lr
         sketch, rgb = make_batch(data, args.size, args.batch, args.crop_frac, rng)
         sketch, rgb = sketch.to(device), rgb.to(device)
-        if tune:
-            terms = colorizer_step(nets, sketch, rgb, args, rng)
-        else:
-            terms = train_step(nets, sketch, rgb, args, rng)
+        terms = train_step(nets, sketch, rgb, args, rng)
         opt.zero_grad(set_to_none=True)
         terms["loss"].backward()
         opt.step()
