@@ -73,7 +73,9 @@ def _cell_features(taps: list[torch.Tensor], L: np.ndarray) -> torch.Tensor:
     parts = [
         F.normalize(F.interpolate(taps[t].float(), size=size, mode="bilinear"), dim=1) for t in TAPS
     ]
-    light = F.adaptive_avg_pool2d(torch.tensor(L, dtype=torch.float32)[None, None], size)
+    light = F.adaptive_avg_pool2d(
+        torch.tensor(L, dtype=torch.float32)[None, None], (int(size[0]), int(size[1]))
+    )
     parts.append(LIGHTNESS_WEIGHT * light / 100.0)
     feats = torch.cat(parts, 1)[0]
     return F.normalize(feats.reshape(feats.shape[0], -1).T, dim=1)

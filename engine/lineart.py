@@ -64,7 +64,8 @@ def _cells_with_ink(ink: np.ndarray, s: int) -> np.ndarray:
     h, w = ink.shape
     padded = np.zeros((-(-h // s) * s, -(-w // s) * s), bool)
     padded[:h, :w] = ink
-    return padded.reshape(padded.shape[0] // s, s, padded.shape[1] // s, s).any(axis=(1, 3))
+    cells = padded.reshape(padded.shape[0] // s, s, padded.shape[1] // s, s)
+    return np.asarray(cells.any(axis=(1, 3)), bool)
 
 
 def _rank(areas: np.ndarray) -> np.ndarray:

@@ -84,7 +84,9 @@ def file_plane(path: Path) -> np.ndarray:
     """A picture file's lightness at DESCRIBE_SIDE² (JPEGs decode at reduced size)."""
     with PILImage.open(path) as img:
         img.draft("RGB", (DESCRIBE_SIDE * 2, DESCRIBE_SIDE * 2))
-        small = img.convert("RGB").resize((DESCRIBE_SIDE, DESCRIBE_SIDE), PILImage.BILINEAR)
+        small = img.convert("RGB").resize(
+            (DESCRIBE_SIDE, DESCRIBE_SIDE), PILImage.Resampling.BILINEAR
+        )
     rgb = np.asarray(small, np.float32) / 255.0
     return rgb_to_lab(rgb)[..., 0].astype(np.float32)
 

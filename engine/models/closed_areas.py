@@ -70,7 +70,7 @@ def _merge_hatching(labels: np.ndarray, n: int, gap: float) -> np.ndarray:
     if len(small_ids) < HATCH_CLUSTER:
         return labels
     small = np.isin(labels, small_ids)
-    near = ndimage.distance_transform_edt(~small) <= gap
+    near = np.asarray(ndimage.distance_transform_edt(~small)) <= gap
     groups, count = ndimage.label(near)  # pyright: ignore[reportGeneralTypeIssues]
     out = labels.copy()
     cell_group = np.zeros(n + 1, np.int64)
@@ -121,13 +121,15 @@ def closed_areas(ink: np.ndarray) -> np.ndarray:
         return free.astype(np.int32)
     width = stroke_width(ink)
     r = ball_radius(width)
-    depth = ndimage.distance_transform_edt(free)
+    depth = np.asarray(ndimage.distance_transform_edt(free))
     seeds, n = ndimage.label(depth > r)  # pyright: ignore[reportGeneralTypeIssues]
     if n:
         dist, (iy, ix) = ndimage.distance_transform_edt(seeds == 0, return_indices=True)  # pyright: ignore[reportGeneralTypeIssues]
+        dist, iy, ix = np.asarray(dist), np.asarray(iy), np.asarray(ix)
         reach = free & (dist <= r)
         labels[reach] = seeds[iy[reach], ix[reach]]
     rest, m = ndimage.label(free & (labels == 0))  # pyright: ignore[reportGeneralTypeIssues]
+    rest, m = np.asarray(rest, np.int64), int(m)
     if m:
         joined = _touching(rest, labels, m)
         sizes = np.bincount(rest.ravel(), minlength=m + 1)

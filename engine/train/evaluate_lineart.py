@@ -73,14 +73,16 @@ def random_pixels(
 ) -> list[LinePoint]:
     ys, xs = np.nonzero(sketch >= LINE_THRESHOLD)
     picks = rng.integers(0, len(ys), n) if len(ys) else []
-    return [
-        (xs[i] + 0.5, ys[i] + 0.5, tuple(float(v) for v in rgb[ys[i], xs[i]]), 1.0) for i in picks
-    ]
+    out: list[LinePoint] = []
+    for i in picks:
+        r, g, b = (float(v) for v in rgb[ys[i], xs[i]])
+        out.append((float(xs[i]) + 0.5, float(ys[i]) + 0.5, (r, g, b), 1.0))
+    return out
 
 
 def interior_point(sel: np.ndarray) -> tuple[int, int]:
     """The pixel of a region farthest from its border (where a user would click)."""
-    depth = ndimage.distance_transform_edt(sel)
+    depth = np.asarray(ndimage.distance_transform_edt(sel))
     y, x = np.unravel_index(int(np.argmax(depth)), sel.shape)
     return int(y), int(x)
 
@@ -116,7 +118,8 @@ def evaluate(model: LineartModel, data, counts: tuple[int, ...], seed: int) -> d
         purities.append(purity(labels, gt))
         order = list(range(1, int(labels.max()) + 1))
         means = region_means(labels, gt, order)
-        interior = ndimage.distance_transform_edt(sketch >= LINE_THRESHOLD) >= INTERIOR_PX
+        interior = np.asarray(ndimage.distance_transform_edt(sketch >= LINE_THRESHOLD))
+        interior = interior >= INTERIOR_PX
         rng = np.random.default_rng(seed + i)
         out = np.empty((h, w, 3), np.uint8)
 

@@ -67,7 +67,7 @@ def reference_picture(config: Gimp.ProcedureConfig) -> P.Image | None:
         return None
     if layer is not None and gfile is not None:
         raise PluginError("Choose a reference layer or a reference file, not both.")
-    if layer is not None:
+    if gfile is None:
         return layers.layer_image(layer)
     try:
         loaded = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, gfile)
