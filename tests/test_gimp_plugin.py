@@ -823,6 +823,22 @@ def main_spec(work: Path, lineart_endpoint: str | None) -> dict:
                 "props": {"reference-file": {"file": write("reference.png", png(8, 6))}},
             },
             {
+                "id": "from-reference",
+                "image": "rgb8",
+                "proc": "chromahint-colorize-from-reference",
+                "drawables": ["Photo"],
+                "props": {
+                    "reference-file": {"file": write("reference2.png", png(8, 6))},
+                    "reference-mode": "palette",
+                },
+            },
+            {
+                "id": "from-reference-missing",
+                "image": "rgb8",
+                "proc": "chromahint-colorize-from-reference",
+                "drawables": ["Photo"],
+            },
+            {
                 "id": "lineart",
                 "image": "rgb8",
                 "proc": colorize,
@@ -1061,6 +1077,9 @@ def test_reference_and_lineart_follow_what_the_engine_supports(main_run, engine)
     assert "reference" in message and "gray" in message, message
     assert step(main_run, "reference")["layers"] == step(main_run, "regions")["layers"]
     assert "Colorized" in ok(main_run, "reference-file")["layers"]
+    # Its own menu entry: a reference is required there, with the mode to use it in.
+    assert "Colorized" in ok(main_run, "from-reference")["layers"]
+    assert "Choose a reference" in failed(main_run, "from-reference-missing")
     if "lineart" in modes:
         ok(main_run, "lineart")
     else:

@@ -53,6 +53,15 @@ def mode_argument(proc: Gimp.Procedure) -> None:
     proc.add_choice_argument("mode", "_Mode", "What the picture is", choice, "photo", RW)
 
 
+def reference_mode_argument(proc: Gimp.Procedure) -> None:
+    choice = Gimp.Choice.new()
+    choice.add("regions", 0, "Match regions", "Follow the reference part by part")
+    choice.add("palette", 1, "Palette only", "Use only the reference's colours")
+    proc.add_choice_argument(
+        "reference-mode", "Reference mo_de", "How to use the reference", choice, "regions", RW
+    )
+
+
 def colorize_arguments(proc: Gimp.Procedure) -> None:
     hint_layer_argument(proc)
     mode_argument(proc)
@@ -85,6 +94,7 @@ def colorize_arguments(proc: Gimp.Procedure) -> None:
         None,
         RW,
     )
+    reference_mode_argument(proc)
     proc.add_layer_return_value("layer", "Colorized layer", "The new layer", False, RW)
 
 
@@ -127,8 +137,29 @@ PROCEDURES = {
         "is converted to RGB in that same step.",
         colorize_arguments,
         "colorize",
-        ["hint-layer", "mode", "use-palette", "palette", "reference", "reference-file"],
+        [
+            "hint-layer",
+            "mode",
+            "use-palette",
+            "palette",
+            "reference",
+            "reference-file",
+            "reference-mode",
+        ],
         "hints",
+    ),
+    names.REFERENCE: Procedure(
+        "Colorize from _Reference…",
+        "Colorize a grayscale layer like a colour reference picture",
+        "Colorizes the selected layer with the colours of a reference: another open image's "
+        "layer or a picture file. The engine matches the reference to the photo part by part "
+        "('Match regions') or uses only its colours ('Palette only'); hints painted on the "
+        f"'{names.HINT_LAYER_NAME}' layer, if any, win where they disagree. The result is a "
+        f"new layer '{names.RESULT_LAYER_NAME}', in one undo step.",
+        colorize_arguments,
+        "colorize_from_reference",
+        ["reference", "reference-file", "reference-mode", "hint-layer"],
+        "source",
     ),
     names.SUGGEST: Procedure(
         "_Suggest Colors…",

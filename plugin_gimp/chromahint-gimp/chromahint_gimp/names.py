@@ -9,6 +9,7 @@ from __future__ import annotations
 COLORIZE = "chromahint-colorize"
 SUGGEST = "chromahint-suggest-colors"
 REGIONS = "chromahint-guide-regions"
+REFERENCE = "chromahint-colorize-from-reference"
 MENU = "<Image>/Filters/Colors/Chromahint"
 
 HINT_LAYER_NAME = "Hints"

@@ -108,6 +108,7 @@ def colorize(image: Gimp.Image, drawables: list, config: Gimp.ProcedureConfig) -
         mode,
         global_hints=global_hints(config),
         reference=reference,
+        reference_mode=P.ReferenceMode(config.get_property("reference-mode")),
     )
     with_ref = " and a reference" if reference is not None else ""
     reply = ask_engine(
@@ -129,6 +130,17 @@ def colorize(image: Gimp.Image, drawables: list, config: Gimp.ProcedureConfig) -
         return layers.add_layer_above(image, source, RESULT_LAYER_NAME, rgba)
     finally:
         image.undo_group_end()
+
+
+def colorize_from_reference(
+    image: Gimp.Image, drawables: list, config: Gimp.ProcedureConfig
+) -> Gimp.Layer:
+    if config.get_property("reference") is None and config.get_property("reference-file") is None:
+        raise PluginError(
+            "Choose a reference: a layer of an open image ('Reference layer') or a picture "
+            "file ('Reference file')."
+        )
+    return colorize(image, drawables, config)
 
 
 # -- Suggest Colors -------------------------------------------------------------------------
