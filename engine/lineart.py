@@ -40,6 +40,8 @@ SEG_MAX_SIDE = 512
 # A point hint inside a region below this fraction of the image fills that region, like a
 # bucket fill (and the Colorize Mask's key strokes); larger ones (the page) stay squares.
 POINT_FILL_FRAC = 0.5
+CLEAR_PAPER = 0.95  # working-size sketch at least this light: away from the lines
+FLAT_SPREAD = 0.1  # RGB (0-1) standard deviation of a guess that still counts as one colour
 
 
 def sketch_planes(raster: Raster, working_size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -167,6 +169,29 @@ def hint_fills(
     return fills, squares
 
 
+def _region_colours(
+    rgb_w: np.ndarray, labels_w: np.ndarray, sketch_w: np.ndarray, n: int
+) -> tuple[np.ndarray, ...]:
+    """Each region's mean predicted colour (0-255) and whether it has one: a region is
+    one flat colour, so an unhinted one shows the model's guess averaged over it (closer to
+    a flat truth than the guess's blotches, whatever the guess)."""
+    # Only clear paper counts: what the model puts under and beside a line is never seen.
+    flat = np.where(sketch_w.ravel() >= CLEAR_PAPER, labels_w.ravel(), 0).astype(np.int64)
+    count = np.bincount(flat, minlength=n)[:n]
+    sums = np.stack([np.bincount(flat, rgb_w[c].ravel(), n)[:n] for c in range(3)], 1)
+    squares = np.stack([np.bincount(flat, rgb_w[c].ravel() ** 2, n)[:n] for c in range(3)], 1)
+    has = count > 0
+    has[0] = False  # lines keep the smooth colour under them
+    mean = np.zeros((n, 3), np.float64)
+    mean[has] = sums[has] / count[has, None]
+    spread = np.zeros(n)
+    spread[has] = np.sqrt(np.maximum(squares[has] / count[has, None] - mean[has] ** 2, 0).sum(1))
+    # A guess that changes colour inside a region is the model seeing a boundary no line
+    # draws: kept as it is.
+    has &= spread < FLAT_SPREAD
+    return (mean * 255.0).astype(np.float32), has
+
+
 def colorize_into(
     out: np.ndarray,
     model: LineartModel,
@@ -182,10 +207,10 @@ def colorize_into(
     fills, squares = hint_fills(labels, region_rgb, points)
     sx = ww / width
     pts = [(x * sx, y * sx, rgb, max(1.0, size * sx)) for x, y, rgb, size in squares]
-    rgb_w = model.colorize(sketch_w, _nearest(labels, ww, wh), fills, pts)
+    labels_w = _nearest(labels, ww, wh)
+    rgb_w = model.colorize(sketch_w, labels_w, fills, pts)
     color = torch.from_numpy(np.ascontiguousarray(rgb_w, np.float32))[None]
-    lut = np.zeros((int(labels.max()) + 1, 3), np.float32)
-    has = np.zeros(len(lut), bool)
+    lut, has = _region_colours(rgb_w, labels_w, sketch_w, int(labels.max()) + 1)
     for rid, rgb in fills.items():
         lut[rid], has[rid] = rgb, True
     # Bilinear (align_corners=False): horizontally once, then vertically per strip.

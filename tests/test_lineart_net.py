@@ -123,3 +123,18 @@ def test_training_hints_use_region_means() -> None:
     assert mask[0, 0].tolist() == [[1, 1], [0, 0]]
     counts = sample_hint_counts(10000, 20, 0.125, np.random.default_rng(0))
     assert counts.min() >= 0 and counts.max() <= 20 and 5 < counts.mean() < 7
+
+
+def test_an_unhinted_region_shows_its_guess_flat_unless_the_guess_changes_colour():
+    from chromahint.lineart import _region_colours
+
+    labels = np.array([[1, 1, 2, 2]] * 4, np.int32)
+    rgb = np.zeros((3, 4, 4), np.float32)
+    rgb[0, :, :2] = [[0.50, 0.52]] * 4  # region 1: one colour, a little uneven
+    rgb[1, :, 2:] = [[0.0, 0.9]] * 4  # region 2: the guess changes colour inside it
+    lut, flat = _region_colours(rgb, labels, np.ones((4, 4), np.float32), 3)
+    assert flat.tolist() == [False, True, False]
+    assert np.allclose(lut[1], [0.51 * 255, 0, 0], atol=0.01)
+    # Next to lines nothing counts: a region seen only there keeps the smooth guess.
+    _, flat = _region_colours(rgb, labels, np.full((4, 4), 0.5, np.float32), 3)
+    assert not flat.any()
