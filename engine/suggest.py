@@ -28,6 +28,9 @@ from .pipeline import Prepared
 from .upsample import lab_to_srgb8
 
 EXCLUSION_FRACTION = 0.08  # no two points (or a point and a hint) closer than this
+# The expected error is squared before it is gathered: a few badly wrong pixels outweigh
+# many slightly unsure ones (measured: +0.3 dB at N = 5 over the plain error, 30 images).
+ERROR_POWER = 2.0
 STRIDE = 2  # scores on the propagation's own grid
 
 
@@ -62,7 +65,7 @@ def _own_weight() -> float:
 
 def scores(prep: Prepared) -> np.ndarray:
     """(ceil(h/2), ceil(w/2)) candidate scores at stride 2."""
-    value = expected_error(prep)[None, None].float()
+    value = expected_error(prep)[None, None].float() ** ERROR_POWER
     h, w = value.shape[-2:]
     L = torch.from_numpy(np.ascontiguousarray(prep.L_work, np.float32))[None, None]
     _, mask = rasterize_hints(prep.hints, h, w)
