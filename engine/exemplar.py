@@ -33,6 +33,7 @@ from chromahint_client.protocol import (
 from .color import lab_to_rgb, rgb_to_lab
 from .imaging import Raster, channel_unit, resize_plane, working_shape
 from .models.base import Colorizer, DenseHints
+from .references import lightness_histogram, overlap
 
 # Soft attention over reference cells: low enough that a cell takes its best matches' colour.
 MATCH_TEMPERATURE = 0.02
@@ -142,14 +143,6 @@ def palette(ref_lab: np.ndarray) -> GlobalHints:
     )
 
 
-def lightness_fit(L: np.ndarray, ref_L: np.ndarray) -> float:
-    """Overlap of the two lightness histograms, in [0, 1]: palette mode's confidence."""
-    bins = np.linspace(0.0, 100.0, 21)
-    a, _ = np.histogram(L, bins)
-    b, _ = np.histogram(ref_L, bins)
-    return float(np.minimum(a / max(a.sum(), 1), b / max(b.sum(), 1)).sum())
-
-
 def guidance(
     model: Colorizer,
     L: np.ndarray,
@@ -161,12 +154,12 @@ def guidance(
     """What a reference adds to a request: dense hints, or a palette, and its confidence."""
     ref_lab = reference_lab(reference, model.working_size)
     if mode is ReferenceMode.PALETTE:
-        pal = palette(ref_lab)
-        saturation = global_hints.saturation if global_hints is not None else None
-        # A palette the user sent is theirs: it wins over the reference's.
+        # Confidence: the overlap of the two lightness histograms. A palette the user sent
+        # is theirs: it wins over the reference's.
+        fit = float(overlap(lightness_histogram(L), lightness_histogram(ref_lab[..., 0])))
         if global_hints is not None and global_hints.palette:
-            pal = global_hints
-        merged = GlobalHints(pal.palette, saturation)
-        return Guidance(None, merged, lightness_fit(L, ref_lab[..., 0]))
+            return Guidance(None, global_hints, fit)
+        saturation = global_hints.saturation if global_hints is not None else None
+        return Guidance(None, GlobalHints(palette(ref_lab).palette, saturation), fit)
     dense, fit = match(model, L, encoded, ref_lab)
     return Guidance(dense, global_hints, fit)

@@ -32,6 +32,7 @@ from .models.closed_areas import closed_areas
 from .models.lineart_net import LINE_THRESHOLD
 from .models.normalize import lightness_unit
 from .pipeline import Timer
+from .upsample import taps
 
 # Closed areas are found on a grid of at most this many pixels a side (ink kept where any
 # pixel of a cell is ink), which keeps `regions` fast on big canvases; labels are then
@@ -215,11 +216,8 @@ def colorize_into(
         lut[rid], has[rid] = rgb, True
     # Bilinear (align_corners=False): horizontally once, then vertically per strip.
     horiz = F.interpolate(color, size=(wh, width), mode="bilinear", align_corners=False)[0]
-    pos = (torch.arange(height, dtype=torch.float64) + 0.5) * wh / height - 0.5
-    pos = pos.clamp(0, wh - 1)
-    i0 = pos.floor().long()
+    i0, frac = taps(height, wh)
     i1 = (i0 + 1).clamp(max=wh - 1)
-    frac = (pos - i0).float()
     rows = strip_rows(width) * 4
     for y0 in range(0, height, rows):
         y1 = min(height, y0 + rows)

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from chromahint_client.protocol import GlobalHints, Point, ReferenceMode, Swatch
+from chromahint_client.protocol import GlobalHints, Image, Point, ReferenceMode, Swatch, image_id
 
 from . import exemplar
 from .color import rgb_to_lab
-from .imaging import Raster, alpha8, luminance, resize_plane, working_shape
+from .imaging import Raster, alpha8, decode, luminance, resize_plane, working_shape
 from .jobs import Job
 from .models.base import Colorizer, Hint, Prediction
 from .render import render_rgba8
@@ -44,7 +44,7 @@ class Result:
     reference_confidence: float | None = None
 
 
-Reference = tuple[Raster, ReferenceMode]  # a colour reference and how to use it
+Reference = tuple[Image, ReferenceMode]  # a colour reference and how to use it
 
 
 class Timer:
@@ -172,7 +172,12 @@ def predict(
     encoded = job.derive(("encoded", model.name, ww, wh), lambda: model.encode(L_work))
     dense, confidence = None, None
     if reference is not None:
-        guide = exemplar.guidance(model, L_work, encoded, *reference, global_hints)
+        # Kept with the cached image: a live edit with the same reference matches it once.
+        ref, mode = reference
+        guide = job.derive(
+            ("reference", model.name, image_id(ref), mode, global_hints),
+            lambda: exemplar.guidance(model, L_work, encoded, decode(ref), mode, global_hints),
+        )
         dense, global_hints, confidence = guide.dense, guide.global_hints, guide.confidence
         timer.lap("reference")
     pred = model.predict(

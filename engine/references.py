@@ -42,8 +42,15 @@ Progress = Callable[[float, str], None]
 _INDEX_LOCK = threading.Lock()
 
 
-def _lightness_planes(batch: list[np.ndarray]) -> torch.Tensor:
-    return torch.from_numpy(np.stack(batch).astype(np.float32))[:, None]
+def lightness_histogram(L: np.ndarray) -> np.ndarray:
+    """(HIST_BINS,) shares of a lightness plane (L in 0-100) per bin."""
+    counts, _ = np.histogram(L, HIST_BINS, (0.0, 100.0))
+    return (counts / max(L.size, 1)).astype(np.float32)
+
+
+def overlap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Overlap of lightness histograms (..., HIST_BINS), in [0, 1]."""
+    return np.minimum(a, b).sum(-1)
 
 
 def describe(model: Colorizer, planes: Sequence[np.ndarray]) -> np.ndarray:
@@ -55,15 +62,13 @@ def describe(model: Colorizer, planes: Sequence[np.ndarray]) -> np.ndarray:
         )
     out = []
     for i in range(0, len(planes), BATCH):
-        L = _lightness_planes(list(planes[i : i + BATCH]))
+        batch = np.stack(planes[i : i + BATCH]).astype(np.float32)
         with torch.inference_mode():
-            taps = net.features(L.to(next(net.parameters())))
+            taps = net.features(torch.from_numpy(batch)[:, None].to(next(net.parameters())))
         feats = [F.normalize(taps[t].float().mean((2, 3)), dim=1) for t in TAPS]
-        feat = torch.cat(feats, 1) / np.sqrt(len(TAPS))
-        hist = torch.stack(
-            [torch.histc(p.float(), HIST_BINS, 0.0, 100.0) for p in L[:, 0]]
-        ) / float(L[0, 0].numel())
-        out.append(torch.cat([feat, hist], 1).numpy())
+        feat = (torch.cat(feats, 1) / np.sqrt(len(TAPS))).numpy()
+        hist = np.stack([lightness_histogram(p) for p in batch])
+        out.append(np.concatenate([feat, hist], 1))
     return np.concatenate(out) if out else np.zeros((0, 1), np.float32)
 
 
@@ -71,8 +76,7 @@ def scores(query: np.ndarray, table: np.ndarray) -> np.ndarray:
     """(D,) and (N, D) descriptors -> (N,) similarity, higher = a better reference."""
     d = query.shape[0] - HIST_BINS
     semantic = table[:, :d] @ query[:d]
-    overlap = np.minimum(table[:, d:], query[None, d:]).sum(1)
-    return semantic + LIGHTNESS_WEIGHT * overlap
+    return semantic + LIGHTNESS_WEIGHT * overlap(table[:, d:], query[None, d:])
 
 
 def raster_plane(raster: Raster) -> np.ndarray:
@@ -80,15 +84,18 @@ def raster_plane(raster: Raster) -> np.ndarray:
     return resize_plane(L, DESCRIBE_SIDE, DESCRIBE_SIDE)
 
 
+def picture_plane(img: PILImage.Image) -> np.ndarray:
+    """A picture's lightness at DESCRIBE_SIDE²."""
+    side = (DESCRIBE_SIDE, DESCRIBE_SIDE)
+    small = img.convert("RGB").resize(side, PILImage.Resampling.BILINEAR)
+    return rgb_to_lab(np.asarray(small, np.float32) / 255.0)[..., 0].astype(np.float32)
+
+
 def file_plane(path: Path) -> np.ndarray:
     """A picture file's lightness at DESCRIBE_SIDE² (JPEGs decode at reduced size)."""
     with PILImage.open(path) as img:
         img.draft("RGB", (DESCRIBE_SIDE * 2, DESCRIBE_SIDE * 2))
-        small = img.convert("RGB").resize(
-            (DESCRIBE_SIDE, DESCRIBE_SIDE), PILImage.Resampling.BILINEAR
-        )
-    rgb = np.asarray(small, np.float32) / 255.0
-    return rgb_to_lab(rgb)[..., 0].astype(np.float32)
+        return picture_plane(img)
 
 
 def allowed_folder(folder: str, roots: Sequence[Path]) -> Path:
@@ -98,15 +105,14 @@ def allowed_folder(folder: str, roots: Sequence[Path]) -> Path:
         real = path.resolve(strict=True)
     except (OSError, RuntimeError):
         real = None
-    inside = real is not None and any(real.is_relative_to(r.resolve()) for r in roots)
-    if not inside:
+    if real is None or not any(real.is_relative_to(r.resolve()) for r in roots):
         where = ", ".join(str(r) for r in roots) or "none: start it with --reference-root DIR"
         raise ProtocolError(
             ErrorCode.FORBIDDEN,
             f"the engine may not read {folder!r}: reference folders must be under its "
             f"reference roots ({where})",
         )
-    if real is None or not real.is_dir():
+    if not real.is_dir():
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"{folder!r} is not a folder")
     return real
 

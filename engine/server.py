@@ -161,9 +161,7 @@ class Engine:
             # Line art has no colour distribution to draw swatches from.
             rows = [[] for _ in req.points] if req.swatches else []
             return P.ColorizeReply(rgba8_layer(raster, layer), rows, timer.ms, job.image_id)
-        reference = None
-        if req.reference is not None:
-            reference = (decode(req.reference), req.reference_mode)
+        reference = None if req.reference is None else (req.reference, req.reference_mode)
         photo = self._photo()
         result = colorize(photo, raster, req.points, req.swatches, req.global_hints, job, reference)
         layer = rgba8_layer(raster, result.layer)
@@ -212,7 +210,10 @@ class Engine:
         model = self._photo()
         timer = Timer()
         raster = job.derive("raster", lambda: decode(req.image))
-        target = references.describe(model, [references.raster_plane(raster)])[0]
+        target = job.derive(
+            ("descriptor", model.name),
+            lambda: references.describe(model, [references.raster_plane(raster)])[0],
+        )
         skipped = indexed = 0
         if req.folder is None:
             planes = [references.raster_plane(decode(c)) for c in req.candidates]

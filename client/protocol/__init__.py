@@ -12,6 +12,7 @@ The package splits into `core` (constants, Enums, limits, field checks), `values
 # Re-exported (`X as X`): everything is imported from `chromahint_client.protocol`.
 from .core import BYTES_PER_PIXEL as BYTES_PER_PIXEL
 from .core import DEFAULT_ENDPOINT as DEFAULT_ENDPOINT
+from .core import DEFAULT_RANKED as DEFAULT_RANKED
 from .core import ENDPOINT_ENV as ENDPOINT_ENV
 from .core import ENVELOPE as ENVELOPE
 from .core import MAX_CANDIDATES as MAX_CANDIDATES

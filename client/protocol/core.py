@@ -20,6 +20,7 @@ MAX_SUGGESTIONS = 64
 MAX_REGION_ID = 65535
 MAX_CANDIDATES = 64  # reference candidates sent in one recommend_references request
 MAX_RANKED = 1000  # recommend_references' largest `limit`
+DEFAULT_RANKED = 10
 # reference_confidence below this: the reference counted for nothing (it does not fit), and
 # from REFERENCE_FIT_FULL it counts fully (engine/exemplar.py); plug-ins warn below the first.
 REFERENCE_FIT_LOW = 0.2

@@ -278,7 +278,7 @@ class RecommendReferencesRequest:
     image: Image
     candidates: tuple[Image, ...] = ()
     folder: str | None = None
-    limit: int = 10
+    limit: int = core.DEFAULT_RANKED
 
     op: ClassVar[Op] = Op.RECOMMEND_REFERENCES
     FIELDS: ClassVar[frozenset[str]] = frozenset(
@@ -299,10 +299,11 @@ class RecommendReferencesRequest:
     ) -> RecommendReferencesRequest:
         values.check_fields(req, cls.op.value, cls.FIELDS)
         image = request_image(req, limits, images)
+        limit = req.get("limit")
         limit = (
-            10
-            if req.get("limit") is None
-            else core.count_field(req["limit"], "limit", core.MAX_RANKED)
+            core.DEFAULT_RANKED
+            if limit is None
+            else core.count_field(limit, "limit", core.MAX_RANKED)
         )
         folder, raw = req.get("folder"), req.get("candidates")
         if (folder is None) == (raw is None):

@@ -30,9 +30,9 @@ CROP = 0.85
 JITTER = 0.1
 
 
-def raster(rgb8: np.ndarray):
+def image(rgb8: np.ndarray) -> P.Image:
     rgb8 = np.ascontiguousarray(rgb8)
-    return decode(P.Image(rgb8.shape[1], rgb8.shape[0], "rgb8", rgb8.tobytes()))
+    return P.Image(rgb8.shape[1], rgb8.shape[0], "rgb8", rgb8.tobytes())
 
 
 def best_case(rgb8: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -49,8 +49,8 @@ def best_case(rgb8: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def score(model, rgb8: np.ndarray, reference, mode: P.ReferenceMode) -> tuple[float, float]:
     """PSNR, and the reference confidence (NaN without a reference)."""
     L, _ = split_lab(rgb8)
-    ref = None if reference is None else (raster(reference), mode)
-    prep = predict(model, raster(rgb8), [], None, Timer(), False, None, ref)
+    ref = None if reference is None else (image(reference), mode)
+    prep = predict(model, decode(image(rgb8)), [], None, Timer(), False, None, ref)
     conf = prep.reference_confidence
     return psnr(rgb8, L, prep.pred.ab), float("nan") if conf is None else conf
 

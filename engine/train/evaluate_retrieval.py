@@ -22,7 +22,6 @@ import torch
 from PIL import Image as PILImage
 
 from chromahint import references
-from chromahint.color import rgb_to_lab
 from chromahint.models.registry import load_models
 from chromahint.train.data import default_data_dir, read_tar_images
 from chromahint.train.evaluate_exemplar import score
@@ -33,9 +32,7 @@ TARGET_SHARD = "photos-train-002.tar"
 
 
 def plane(rgb8: np.ndarray) -> np.ndarray:
-    side = references.DESCRIBE_SIDE
-    small = PILImage.fromarray(rgb8).resize((side, side), PILImage.Resampling.BILINEAR)
-    return rgb_to_lab(np.asarray(small, np.float32) / 255.0)[..., 0].astype(np.float32)
+    return references.picture_plane(PILImage.fromarray(rgb8))
 
 
 def category(name: str) -> str | None:
