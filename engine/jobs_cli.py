@@ -152,7 +152,8 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
     )
     if reply.reference_confidence is not None:
         print(f"reference fit {reply.reference_confidence:.2f} (0-1; low: it does not match)")
-    print_swatches(hints, rows)
+    if rows:  # asked for with --swatches
+        print_swatches(hints, rows)
     return 0
 
 

@@ -271,6 +271,17 @@ def test_cli_colorize_with_hints_starts_its_own_engine(tmp_path):
     rows = [line for line in run.stdout.splitlines() if line.startswith("swatches at")]
     assert len(rows) == 1 and rows[0].startswith("swatches at hint 1 (20, 30):"), run.stdout
     assert rows[0].count("#") == 2
+    # The README's command: hints, no --swatches.
+    run = subprocess.run(
+        [sys.executable, "-m", "chromahint", "colorize", str(tmp_path / "photo.png")]
+        + ["--hints", str(tmp_path / "hints.png"), "-o", str(tmp_path / "out2.png")],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "swatches at" not in run.stdout and (tmp_path / "out2.png").is_file()
 
 
 def test_cli_info(engine):
