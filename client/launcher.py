@@ -6,7 +6,7 @@ import os
 import shlex
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from . import protocol as P
 from .client import Client, EngineAuthError, EngineError, EngineNotRunning
@@ -42,16 +42,18 @@ def start_engine(
     log_path: str | None = None,
     detach: bool = True,
     keys: CurveKeys | None = None,
+    extra: Sequence[str] = (),
 ) -> tuple[subprocess.Popen, P.InfoReply]:
-    """Start `command --endpoint endpoint` and wait until it answers; return it and its info.
+    """Start `command --endpoint endpoint [extra]` and wait until it answers; return it and
+    its info.
 
     Detached engines outlive the plug-in that started them, so the next run finds them warm.
     """
     # Windows programs parse their own command line: hand it over as one string there.
     argv: str | list[str] = (
-        f"{command} --endpoint {endpoint}"
+        f"{command} --endpoint {endpoint} {subprocess.list2cmdline(extra)}".rstrip()
         if os.name == "nt"
-        else shlex.split(command) + ["--endpoint", endpoint]
+        else [*shlex.split(command), "--endpoint", endpoint, *extra]
     )
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     env = {k: v for k, v in os.environ.items() if k not in _HOST_PYTHON_VARS}

@@ -4,6 +4,7 @@ plug-ins do before every request."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from os.path import expanduser
 
 from . import client as errors
 from . import protocol as P
@@ -32,9 +33,11 @@ def engine_info(
             pass
     if progress:
         progress(f"Starting the Chromahint engine ({settings.engine_command})…")
+    roots = [a for f in settings.reference_folders for a in ("--reference-root", expanduser(f))]
     _, info = start_engine(
-        settings.engine_command, settings.endpoint, log_path=log_path, keys=settings.curve
-    )
+        settings.engine_command, settings.endpoint, log_path=log_path, keys=settings.curve,
+        extra=roots,
+    )  # fmt: skip
     return info
 
 
@@ -43,7 +46,14 @@ def describe(error: Exception, settings: Settings, what: str) -> str:
     if isinstance(error, errors.EngineReplyError):
         if error.unsupported:
             return f"The Chromahint engine cannot {what}: {error.message}"
-        return f"The Chromahint engine reported an error ({error.code}): {error.message}"
+        text = f"The Chromahint engine reported an error ({error.code}): {error.message}"
+        if error.code == P.ErrorCode.FORBIDDEN:
+            where = f" in {settings.path}" if settings.path else ""
+            text += (
+                f". An engine the plug-in starts may read the folders in 'reference_folders'"
+                f"{where}: add the folder there and restart the engine."
+            )
+        return text
     if isinstance(error, errors.EngineAuthError):
         where = f" in {settings.path}" if settings.path else ""
         return (

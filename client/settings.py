@@ -21,6 +21,7 @@ DEFAULT_COMMAND = "chromahint serve"
 # A colorize request is not retried: a resend would queue the same work again behind the
 # first. One long wait covers a large image on a CPU.
 DEFAULT_TIMEOUT = 300.0
+DEFAULT_REFERENCE_FOLDER = "~"
 
 
 _Num = TypeVar("_Num", int, float)
@@ -43,6 +44,9 @@ class Settings:
     client_key: str = ""
     path: str = ""  # where they were read from, to point people at it
     curve: CurveKeys | None = None  # the keys read from server_key and client_key
+    # Folders an engine the plug-in starts may read references from (`serve
+    # --reference-root`): it runs as this user on loopback, so the home folder by default.
+    reference_folders: tuple[str, ...] = (DEFAULT_REFERENCE_FOLDER,)
 
 
 def _key_files(doc: dict, folder: str, path: str) -> tuple[str, str, CurveKeys | None]:
@@ -96,6 +100,13 @@ def _positive(
     return kind(value)
 
 
+def _folders(doc: dict, path: str) -> tuple[str, ...]:
+    value = doc.get("reference_folders", [DEFAULT_REFERENCE_FOLDER])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise SettingsError(f"'reference_folders' in {path} must be a list of folder paths")
+    return tuple(value)
+
+
 def load(folder: str) -> Settings:
     """The settings in `folder`/chromahint.json (defaults when there is no such file)."""
     path = os.path.join(folder, FILE_NAME)
@@ -122,4 +133,5 @@ def load(folder: str) -> Settings:
         client_key=client_key,
         path=path,
         curve=curve,
+        reference_folders=_folders(doc, path),
     )

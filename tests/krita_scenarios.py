@@ -251,10 +251,12 @@ def main(ctx):
     yield from live_flow(ctx, s, doc)
     yield from selection_flow(ctx, s, doc)
     yield from reference_flow(ctx, s)
+    yield from recommend_flow(ctx, s)
     yield from other_models_flow(ctx, s)
     yield from lineart_flow(ctx, s)
     errors = [m for m in s.rec.messages if m[0] == "error"]
     ctx.check("no_errors_in_docker", not errors, errors)
+    yield from recommend_forbidden(ctx, s)  # an error on purpose: after the check above
     yield from settings_flow(ctx, s)  # shows an error on purpose: after the check above
 
 
@@ -404,6 +406,55 @@ def reference_flow(ctx, s: Session):
     else:
         ok = level == "error" and "gray" in text and "reference" in text
         ctx.check("ref.used_or_explained", ok, [level, text])
+
+
+def recommend_flow(ctx, s: Session):
+    """Recommend from folder…: a ranked list with thumbnails and scores (the broken file
+    counted, not listed); clicking the best one makes it the reference, Colorize uses it."""
+    folder = os.environ.get("CHROMAHINT_REFERENCE_FOLDER", "")
+    ctx.check("recommend.folder_given", bool(folder), folder)
+    if not folder:
+        return
+    rec, listing = s.model.recommender, s.panel.recommendations
+    msgs = len(s.rec.messages)
+    rec.recommend(folder)
+    yield within(lambda: not rec.busy and len(s.rec.messages) > msgs + 1, 60)
+    rows = list(listing.rows)
+    scores = [r.score for r in rows]
+    ctx.results["recommendations"] = [[os.path.basename(r.path), r.score] for r in rows]
+    ok = len(rows) == 5 and scores == sorted(scores, reverse=True) and listing.isVisible()
+    ctx.check("recommend.ranked", ok and listing.count() == 5, [s.rec.last_message(), scores])
+    thumbs = [r.thumbnail for r in rows]
+    ok = all(t is not None and 0 < max(t.width(), t.height()) <= 64 for t in thumbs)
+    ctx.check("recommend.thumbnails", ok and not listing.item(0).icon().isNull())
+    said = s.rec.last_message()
+    ctx.check("recommend.skipped_counted", "1 picture could not be read" in said[1], said)
+    s.docker.grab().save(os.path.join(ctx.artifacts, "krita_recommend.png"))
+    if not rows:
+        return
+    listing.itemClicked.emit(listing.item(0))
+    yield within(lambda: s.model.reference == ("file", rows[0].path))
+    s.panel.refresh_layers()
+    shown = s.panel.reference_combo.currentText()
+    ctx.check("recommend.chosen", shown.startswith("File: "), [s.model.reference, shown])
+    msgs = len(s.rec.messages)
+    s.panel.colorize_button.click()
+    yield wait_message(s.model, s.rec, msgs + 1)
+    level, text = s.rec.last_message()
+    ok = level == "info" and ("Reference match" in text or "does not fit" in text)
+    ctx.check("recommend.colorized", ok, [level, text])
+    s.model.set_reference(None)
+
+
+def recommend_forbidden(ctx, s: Session):
+    """A folder the engine may not read: its error, in words, and nothing listed anew."""
+    msgs = len(s.rec.messages)
+    s.model.set_mode("photo")
+    s.model.recommender.recommend("/")
+    yield within(lambda: not s.model.recommender.busy and len(s.rec.messages) > msgs + 1, 30)
+    level, text = s.rec.last_message()
+    ok = level == "error" and "forbidden" in text and "reference_folders" in text
+    ctx.check("recommend.forbidden_explained", ok, [level, text])
 
 
 def other_models_flow(ctx, s: Session):

@@ -47,7 +47,7 @@ ALLOWED_THIRD_PARTY = {"PyQt5", "krita", "chromahint_client"}
 # Modules that may import Krita at run time: kritadoc.py makes every Krita call, docker.py
 # subclasses Krita's DockWidget. The others name Krita's types for annotations only.
 KRITA_IMPORTERS = {"kritadoc.py", "docker.py"}
-WIDGET_MODULES = {"docker.py"}  # the only module with widgets
+WIDGET_MODULES = {"docker.py", "reference_widgets.py"}  # the only modules with widgets
 MAX_MODULE_LINES = 400
 
 needs_krita = pytest.mark.skipif(
@@ -234,6 +234,14 @@ def test_settings_missing_means_defaults_and_unusable_is_an_error(tmp_path):
     good.write_text(json.dumps({"swatch_count": 0}))
     with pytest.raises(plugin_settings.SettingsError, match="swatch_count"):
         plugin_settings.load(str(tmp_path))
+    # The folders an engine the plug-in starts may read references from: home by default.
+    assert settings.reference_folders == ("~",)
+    good.write_text(json.dumps({"reference_folders": ["/srv/refs", "~/Pictures"]}))
+    assert plugin_settings.load(str(tmp_path)).reference_folders == ("/srv/refs", "~/Pictures")
+    for bad in ("/srv/refs", [""], [3]):
+        good.write_text(json.dumps({"reference_folders": bad}))
+        with pytest.raises(plugin_settings.SettingsError, match="reference_folders"):
+            plugin_settings.load(str(tmp_path))
 
 
 # -- jobs and messages (unit) -------------------------------------------------------------------
@@ -419,18 +427,39 @@ def _untrained_lineart_weights(folder: Path) -> bool:
     return True
 
 
+REFERENCE_PICTURES = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field")
+
+
+def _reference_pictures(folder: Path) -> Path:
+    """A folder of colour photos from scikit-image (JPEG and PNG) and one broken file, for
+    "Recommend from folder…"; the scenario finds it in CHROMAHINT_REFERENCE_FOLDER."""
+    from PIL import Image as PILImage
+    from skimage import data
+
+    for i, name in enumerate(REFERENCE_PICTURES):
+        img = PILImage.fromarray(getattr(data, name)()).convert("RGB")
+        img.thumbnail((320, 320))
+        img.save(folder / f"{name}.{'jpg' if i % 2 else 'png'}")
+    (folder / "broken.jpg").write_bytes(b"not a picture")
+    os.environ["CHROMAHINT_REFERENCE_FOLDER"] = str(folder)
+    return folder
+
+
 @pytest.fixture(scope="module")
 def scenario_engine(tmp_path_factory, request):
     """A real engine serving photo and, when this build has the module, line art (untrained
     weights); else the session's engine. Yields (endpoint, serves line art)."""
     folder = tmp_path_factory.mktemp("weights")
+    pictures = _reference_pictures(tmp_path_factory.mktemp("pictures"))
     if not _untrained_lineart_weights(folder):
         yield request.getfixturevalue("engine").endpoint, False
         return
     saved = os.environ.get("CHROMAHINT_WEIGHTS")
     os.environ["CHROMAHINT_WEIGHTS"] = str(folder)
     try:
-        engine = launch_engine(tmp_path_factory.mktemp("lineart-engine"))
+        engine = launch_engine(
+            tmp_path_factory.mktemp("lineart-engine"), "--reference-root", str(pictures)
+        )
     finally:
         if saved is None:
             os.environ.pop("CHROMAHINT_WEIGHTS")
@@ -471,7 +500,9 @@ def test_docker_in_real_krita(scenario_engine, tmp_path):
         "u8.swatch_rows_per_hint",
         "u8.swatch_sets_foreground", "live.swatch_row_per_new_hint", "u8.undo_removes_result",
         "u16.undo_removes_result", "f32.chroma_b", "gray.converted_to_rgb",
-        "ref.used_or_explained", "settings.error_shown", "settings.nothing_runs",
+        "ref.used_or_explained", "recommend.ranked", "recommend.thumbnails",
+        "recommend.skipped_counted", "recommend.chosen", "recommend.colorized",
+        "recommend.forbidden_explained", "settings.error_shown", "settings.nothing_runs",
         "settings.recovered",
     ) + (("regions.overlay", "regions.colour_applied", "regions.three_for_two_boxes",
           "regions.overlay_full_size", "regions.filled_exactly",

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING
 
 from chromahint_client import protocol as P
 
-from . import kritadoc
+from . import kritadoc, reference_files
 
 if TYPE_CHECKING:  # Krita's types, for annotations; Krita is called through kritadoc
     from krita import Document, Node
 
-ReferenceKey = tuple[str, str]  # ("document" | "layer", key)
+ReferenceKey = tuple[str, str]  # ("document" | "layer", key) or ("file", path)
 
 
 class Choices:
@@ -106,12 +106,15 @@ class Choices:
         return True
 
     def reference_choices(self) -> list[tuple[str, ReferenceKey | None]]:
-        """(label, key) for the reference picker: other open documents, then layers."""
+        """(label, key) for the reference picker: other open documents, then layers, then
+        the picture file in use (chosen or recommended)."""
         choices: list[tuple[str, ReferenceKey | None]] = [("No reference", None)]
         for key, name in kritadoc.other_documents(self.document()):
             choices.append((f"Document: {name}", ("document", key)))
         for node_id, name in self.layers():
             choices.append((f"Layer: {name}", ("layer", node_id)))
+        if self.reference is not None and self.reference[0] == "file":
+            choices.append((f"File: {reference_files.label(self.reference[1])}", self.reference))
         return choices
 
     def reference_image(self, doc: Document) -> tuple[P.Image | None, bool]:
@@ -120,8 +123,12 @@ class Choices:
         if self.reference is None:
             return None, False
         kind, key = self.reference
-        target = kritadoc.find_document(key) if kind == "document" else kritadoc.find_node(doc, key)
-        if target is None:
+        if kind == "file":
+            image = reference_files.file_image(key)
+        else:
+            docs = kind == "document"
+            found = kritadoc.find_document(key) if docs else kritadoc.find_node(doc, key)
+            image = None if found is None else kritadoc.thumbnail_image(found)
+        if image is None:  # closed, deleted, or a file no longer readable
             self.reference = None
-            return None, True
-        return kritadoc.thumbnail_image(target), False
+        return image, image is None

@@ -35,6 +35,7 @@ from chromahint_client.regions import Region, color_for
 from . import kritadoc
 from .jobs import EngineState, Level
 from .model import ChromahintModel
+from .reference_widgets import RecommendationList, ReferencePicker
 from .swatches import SwatchSet
 
 DOCKER_ID = "chromahint"
@@ -105,7 +106,6 @@ class ChromahintPanel(QWidget):
         self._swatch_rows: list[QWidget] = []
         self.region_buttons: list[QToolButton] = []
         self._layer_rows: list[tuple[str, str]] = []
-        self._reference_rows: list = []
         self._build()
         self._connect()
         self._refresh = QTimer(self)
@@ -160,15 +160,17 @@ class ChromahintPanel(QWidget):
         hints_row = QHBoxLayout()
         hints_row.addWidget(self.hints_combo, 1)
         hints_row.addWidget(self.add_hints_button)
-        self.reference_combo = QComboBox()
-        self.reference_combo.setToolTip("Another document or layer whose colours to follow")
-        for combo in (self.source_combo, self.hints_combo, self.reference_combo):
+        self.reference_picker = ReferencePicker(self.model)
+        self.reference_combo = self.reference_picker.combo
+        self.recommendations = RecommendationList(self.model)
+        for combo in (self.source_combo, self.hints_combo):
             combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(8)
         form.addRow("Source:", self.source_combo)
         form.addRow("Hints:", hints_row)
-        form.addRow("Reference:", self.reference_combo)
+        form.addRow("Reference:", self.reference_picker)
         root.addLayout(form)
+        root.addWidget(self.recommendations)
 
         run = QHBoxLayout()
         self.colorize_button = QPushButton("Colorize")
@@ -234,16 +236,18 @@ class ChromahintPanel(QWidget):
         self.mode_lineart.toggled.connect(lambda on: on and m.set_mode(Mode.LINEART))
         self.source_combo.activated.connect(lambda i: m.set_source(self.source_combo.itemData(i)))
         self.hints_combo.activated.connect(lambda i: m.set_hint_layer(self.hints_combo.itemData(i)))
-        self.reference_combo.activated.connect(self._on_reference)
         self.add_hints_button.clicked.connect(m.add_hint_layer)
         self.colorize_button.clicked.connect(m.colorize)
         self.cancel_button.clicked.connect(m.cancel)
+        self.cancel_button.clicked.connect(m.recommender.cancel)
         self.live_check.toggled.connect(m.set_live)
         self.swatch_here_button.clicked.connect(m.swatches_at_selection)
         self.regions_button.clicked.connect(m.next_regions)
         m.engine_changed.connect(self._on_engine)
-        m.busy_changed.connect(self._on_busy)
+        m.busy_changed.connect(lambda busy, what: self._on_busy(busy or m.recommender.busy, what))
         m.worker.fraction.connect(self._on_fraction)
+        m.recommender.worker.fraction.connect(self._on_fraction)
+        m.recommender.busy_changed.connect(lambda busy: self._on_busy(busy or m.busy, ""))
         m.message_changed.connect(self._on_message)
         m.layers_changed.connect(self.refresh_layers)
         m.swatches_changed.connect(self._on_swatches)
@@ -268,29 +272,12 @@ class ChromahintPanel(QWidget):
                     combo.addItem(name, node_id)
         self._select(self.source_combo, source_id)
         self._select(self.hints_combo, hints_id)
-        self._refresh_references()
-
-    def _refresh_references(self) -> None:
-        if self.reference_combo.view().isVisible():
-            return
-        choices = self.model.choices.reference_choices()
-        if choices != self._reference_rows:
-            self._reference_rows = choices
-            self.reference_combo.clear()
-            for label, key in choices:
-                self.reference_combo.addItem(label, key)
-        current = self.model.reference
-        index = next((i for i, (_, key) in enumerate(choices) if key == current), 0)
-        self.reference_combo.setCurrentIndex(index)
+        self.reference_picker.refresh()
 
     @staticmethod
     def _select(combo: QComboBox, data: str | None) -> None:
         index = combo.findData(data) if data is not None else 0
         combo.setCurrentIndex(max(0, index))
-
-    def _on_reference(self, index: int) -> None:
-        key = self.reference_combo.itemData(index)
-        self.model.set_reference(tuple(key) if key else None)
 
     def _on_engine(self, state: EngineState, text: str) -> None:
         color = STATE_COLORS.get(state, STATE_COLORS[EngineState.UNKNOWN])

@@ -27,6 +27,7 @@ class JobKind(str, Enum):
     COLORIZE = "colorize"
     SWATCHES = "swatches"
     REGIONS = "regions"
+    RECOMMEND = "recommend"
     INFO = "info"
 
 
@@ -76,13 +77,20 @@ class RegionsContext:
 
 
 @dataclass(frozen=True)
+class RecommendContext:
+    KIND: ClassVar[JobKind] = JobKind.RECOMMEND
+
+    folder: str
+
+
+@dataclass(frozen=True)
 class InfoContext:
     """A status check: it never holds the docker busy."""
 
     KIND: ClassVar[JobKind] = JobKind.INFO
 
 
-JobContext = ColorizeContext | SwatchesContext | RegionsContext | InfoContext
+JobContext = ColorizeContext | SwatchesContext | RegionsContext | RecommendContext | InfoContext
 _ids = itertools.count(1)
 
 
@@ -103,6 +111,7 @@ class Job:
 WHAT = {  # what a job asks the engine to do, for messages
     JobKind.REGIONS: "suggest regions",
     JobKind.SWATCHES: "suggest colours",
+    JobKind.RECOMMEND: "recommend references",
     JobKind.INFO: "report its state",
 }
 

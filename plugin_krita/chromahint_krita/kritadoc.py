@@ -27,16 +27,16 @@ from krita import (
     Node,
 )
 from PyQt5.QtCore import QByteArray
-from PyQt5.QtGui import QColor, QImage
+from PyQt5.QtGui import QColor
 
 from chromahint_client import protocol as P
 from chromahint_client.hints import to_8bit
-from chromahint_client.images import layer_image
 from chromahint_client.regions import RegionMap
 
 from . import pixels
 from .overlay import overlay_rgba8
 from .pixels import LayerPixels, Rect
+from .reference_files import image_of
 
 HINTS_NAME = "Hints"
 RESULT_NAME = "Colorized"
@@ -251,12 +251,7 @@ def thumbnail_image(target: Document | Node, max_side: int = 512) -> P.Image:
         w, h = max(1, r.w), max(1, r.h)
     scale = min(1.0, max_side / max(w, h))
     tw, th = max(1, round(w * scale)), max(1, round(h * scale))
-    img = target.thumbnail(tw, th).convertToFormat(QImage.Format_RGBA8888)
-    data = img.constBits().asstring(img.sizeInBytes())
-    stride, row = img.bytesPerLine(), 4 * img.width()
-    if stride != row:
-        data = b"".join(data[y * stride : y * stride + row] for y in range(img.height()))
-    return layer_image(data, img.width(), img.height(), "rgba8")
+    return image_of(target.thumbnail(tw, th))
 
 
 # -- writing --------------------------------------------------------------------------------

@@ -1,9 +1,8 @@
 """The docker's state and behaviour, apart from its widgets: a QObject with signals.
 
-The widgets (docker.py) only render this state and call its methods, so the tests can drive
-the same code paths the buttons do; this module imports no widgets and calls Krita only
-through kritadoc.py. Lives on Krita's GUI thread; engine work (engine_work.py) runs on the
-Worker's threads, whose results come back here as queued signals.
+The widgets (docker.py) only render this state and call its methods, so the tests drive
+the buttons' code paths; no widgets here, and Krita only through kritadoc.py. GUI thread;
+engine work (engine_work.py) runs on the Worker's threads, results come back as signals.
 """
 
 from __future__ import annotations
@@ -34,11 +33,12 @@ from .jobs import (
     failure_message,
 )
 from .live import HintWatch
+from .recommend import Recommender
 from .swatches import SwatchSet, are_swatch_rows, blob_key, blob_places, selection_place
 from .worker import Worker
 
 if TYPE_CHECKING:  # Krita's types, for annotations; Krita is called through kritadoc
-    from krita import Document, Node
+    from krita import Document
 
 PLUGIN_FOLDER = os.path.dirname(os.path.abspath(__file__))  # chromahint.json lives here
 DEFAULT_MAX_REGIONS = 20  # until the engine's info names its line-art model's maximum
@@ -64,6 +64,9 @@ class ChromahintModel(QObject):
         self.worker.engine_info.connect(self._on_engine_info)
         self.worker.progress.connect(lambda job, text: self._set_engine(EngineState.BUSY, text))
         self.choices = Choices()
+        # What the docker works on (the choices look each up by key every time).
+        self.document, self.source = self.choices.document, self.choices.source
+        self.hint_layer = self.choices.hint_layer
         self.live = False
         self.engine_state, self.engine_text = EngineState.UNKNOWN, "Engine: not checked yet"
         self.engine_models: list[str] = []
@@ -78,6 +81,7 @@ class ChromahintModel(QObject):
         self._swatch_key: frozenset | None = None  # the blobs the swatch rows are for
         self._watch = HintWatch(self.choices.hint_fingerprint, self)
         self._watch.settled.connect(lambda: self._start_colorize(live=True))
+        self.recommender = Recommender(self)
         self.reload_settings()
 
     # -- state ----------------------------------------------------------------------------
@@ -104,25 +108,18 @@ class ChromahintModel(QObject):
     def reference(self) -> ReferenceKey | None:
         return self.choices.reference
 
-    def document(self) -> Document | None:
-        return self.choices.document()
-
-    def source(self) -> Node | None:
-        return self.choices.source()
-
-    def hint_layer(self) -> Node | None:
-        return self.choices.hint_layer()
-
     def set_document(self, doc: Document | None) -> None:
         if self.choices.set_document(doc):
             self._clear_regions()
             self._watch.forget()
-            self._clear_swatches()
+            self._set_swatches()
+            self.recommender.set_rows([])
         self.layers_changed.emit()
 
     def set_source(self, node_id: str | None) -> None:
         if self.choices.set_source(node_id):
             self._clear_regions()
+            self.recommender.set_rows([])  # they were ranked for the other layer
             self.layers_changed.emit()
 
     def set_hint_layer(self, node_id: str | None) -> None:
@@ -134,12 +131,16 @@ class ChromahintModel(QObject):
         mode = P.Mode(mode)
         if self.choices.set_mode(mode):
             self._clear_regions()
-            self._clear_swatches()
+            self._set_swatches()
             self.mode_changed.emit(mode)
             self.layers_changed.emit()
 
     def set_reference(self, key: ReferenceKey | None) -> None:
-        self.choices.reference = key
+        if key != self.choices.reference:
+            self.choices.reference = key
+            self.layers_changed.emit()
+            if self.live:
+                self._start_colorize(live=True)
 
     def set_live(self, on: bool) -> None:
         if on == self.live:
@@ -214,7 +215,7 @@ class ChromahintModel(QObject):
         if doc is None or source is None:
             self.say(Level.WARNING, "Open a document and pick the line-art layer first.")
             return
-        settings = self._usable_settings()
+        settings = self.usable_settings()
         if settings is not None:
             top, most = settings.regions_shown, self.max_regions or DEFAULT_MAX_REGIONS
             self._start(runs.regions_job(doc, source, most, top))
@@ -231,13 +232,12 @@ class ChromahintModel(QObject):
         self._start_colorize(live=False, in_place=True)
 
     # -- running --------------------------------------------------------------------------
-    def _usable_settings(self) -> Settings | None:
-        """The settings, read again when they were unusable (the error is then on show:
-        nothing runs on defaults nobody chose)."""
+    def usable_settings(self) -> Settings | None:
+        """The settings, read again when unusable (nothing runs on defaults nobody chose)."""
         return self.settings or self.reload_settings()
 
     def _start(self, job: Job) -> None:
-        settings = self._usable_settings()
+        settings = self.usable_settings()
         if settings is None:
             return
         if self._inflight is not None:  # a newer request supersedes the older one
@@ -256,7 +256,7 @@ class ChromahintModel(QObject):
         if live and self._inflight is not None and self._inflight.kind is not JobKind.SWATCHES:
             self._rerun_live = True  # coalesce: one request in flight, the newest waits
             return
-        if self._usable_settings() is None:
+        if self.usable_settings() is None:
             return
         reference, dropped = self.choices.reference_image(doc)
         if dropped:  # its document or layer is gone
@@ -281,7 +281,7 @@ class ChromahintModel(QObject):
         self._rerun_live = False
 
     def _ask_swatches(self, doc, source, places, heading, key=None, snap=None) -> None:
-        settings = self._usable_settings()
+        settings = self.usable_settings()
         if settings is not None:
             k = settings.swatch_count
             hints = self.hint_layer()
@@ -305,8 +305,7 @@ class ChromahintModel(QObject):
         elif isinstance(ctx, ColorizeContext) and isinstance(result, ColorizeOutcome):
             self._on_colorized(ctx, result)
         elif isinstance(ctx, SwatchesContext) and are_swatch_rows(result):
-            self._swatch_key = ctx.blob_key
-            self._set_swatches(SwatchSet(ctx.heading, result))
+            self._set_swatches(SwatchSet(ctx.heading, result), ctx.blob_key)
         elif isinstance(ctx, RegionsContext) and isinstance(result, engine_work.RegionsOutcome):
             self._on_regions(ctx, result)
         else:  # a job handed back what its kind never returns: a bug of ours
@@ -337,7 +336,7 @@ class ChromahintModel(QObject):
         if key == self._swatch_key and not self.swatch_set.empty:
             return
         if not blobs:
-            self._clear_swatches()
+            self._set_swatches()
             return
         places, heading = blob_places(blobs)
         self._ask_swatches(doc, source, places, heading, key, snap if whole else None)
@@ -383,13 +382,10 @@ class ChromahintModel(QObject):
             self.regions = []
             self.regions_changed.emit([])
 
-    def _clear_swatches(self) -> None:
-        self._swatch_key = None
-        self._set_swatches(SwatchSet(""))
-
-    def _set_swatches(self, swatch_set: SwatchSet) -> None:
-        self.swatch_set = swatch_set
-        self.swatches_changed.emit(swatch_set)
+    def _set_swatches(self, rows: SwatchSet | None = None, key: frozenset | None = None) -> None:
+        """Show `rows` (none: clear them), asked for the blobs `key`."""
+        self._swatch_key, self.swatch_set = key, rows or SwatchSet("")
+        self.swatches_changed.emit(self.swatch_set)
 
     def _set_engine(self, state: EngineState, text: str) -> None:
         self.engine_state, self.engine_text = state, text
