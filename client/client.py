@@ -41,8 +41,6 @@ _RANK: dict[int, int] = {
     int(zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL): 1,
     int(zmq.EVENT_HANDSHAKE_FAILED_AUTH): 2,
 }
-
-
 _TOKEN = secrets.token_hex(4)
 _COUNT = itertools.count(1)
 KNOWN_IMAGES = 16  # image ids remembered per endpoint
@@ -108,9 +106,8 @@ class EngineReplyError(EngineError):
 
 
 class EngineAuthError(EngineError):
-    """The engine is there but the security handshake failed: it wants CURVE keys this
-    client lacks, refused this client's key (not in its allow folder), or this client's
-    server key is not the engine's. Retrying cannot help, so it is raised at once."""
+    """The engine is there but the security handshake failed (it wants CURVE keys this client
+    lacks, refused its key, or is not the server key's engine): raised at once, no retry."""
 
 
 class BadReply(EngineError):
@@ -129,12 +126,14 @@ class Client:
         context: zmq.Context | None = None,
         keys: CurveKeys | None = None,
         progress: Progress | None = None,
+        on_request: Callable[[str], None] | None = None,
     ) -> None:
         """`progress`: called for the progress messages of every typed request (unless a
-        call gives its own); `current_request_id` is the id of the request in flight, for
-        a `cancel` sent from another thread."""
+        call gives its own); `current_request_id`: the id of the request in flight (for a
+        `cancel` from another thread), also told to `on_request` before it is sent."""
         self.endpoint = endpoint or P.default_endpoint()
         self.progress = progress
+        self.on_request = on_request
         self.current_request_id: str | None = None
         self.timeout = timeout
         self.retries = retries
@@ -219,6 +218,8 @@ class Client:
         request. `request_id` (from new_request_id()) is what `cancel` names."""
         rid = request_id or new_request_id()
         self.current_request_id = rid
+        if self.on_request is not None:
+            self.on_request(rid)
         progress = progress or self.progress
         message = P.request_map(request, rid)
         if progress is not None:

@@ -165,6 +165,7 @@ class Front:
         request = parsed.request
         if isinstance(request, P.CancelRequest):
             found, dropped = self.scheduler.cancel(request.target)
+            log.info("cancel %s: %s", request.target, "stopping it" if found else "not found")
             for task in dropped:
                 why = "cancelled before it started"
                 self.send(task.route, error_reply(task.parsed.rid, ErrorCode.CANCELLED, why))

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import ast
 import os
+import re
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -1240,6 +1243,76 @@ def test_engine_hanging_or_dying_mid_request_leaves_the_image_as_it_was(gimp, tm
                 tmp_path / after["file"]
             ).read_bytes(), name
     assert "Traceback" not in run.stderr, run.describe()
+
+
+def _pids_running(word: str) -> list[int]:
+    """Processes whose command line holds `word` (the chroot shares this pid namespace)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            try:
+                if word.encode() in Path(f"/proc/{entry}/cmdline").read_bytes():
+                    found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+def _kill_plugin_after_watch(seconds: float, seen: dict) -> None:
+    """What GIMP's Cancel does (gimp_plug_in_close: SIGKILL), once the plug-in's cancel
+    watcher runs (its request is on the way) and `seconds` more have passed."""
+    t0 = time.monotonic()
+    while not _pids_running("chromahint_client.cancel_watch") and time.monotonic() < t0 + 90:
+        time.sleep(0.02)
+    seen["watcher_after_s"] = round(time.monotonic() - t0, 2)
+    time.sleep(seconds)
+    seen["killed"] = _pids_running("chromahint-gimp.py")
+    for pid in seen["killed"]:
+        os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.gimp
+def test_cancel_in_gimp_stops_the_engines_work_and_changes_nothing(gimp, tmp_path):
+    """GIMP's Cancel closes the plug-in with SIGKILL mid-request (done here as GIMP does
+    it): the plug-in's watcher sends `cancel`, the engine stops that work and serves on,
+    and the image keeps exactly its layers."""
+    e = launch_engine(tmp_path)
+    try:
+        prepare(gimp, tmp_path, e.endpoint, engine_command="false")
+        w, h = 8000, 6000  # over 2 s of engine work on this CPU: the kill lands inside it
+        (tmp_path / "scan.raw").write_bytes(to8(bands(w, h, w // 2), 1))
+        spec = {
+            "images": {
+                "big": {
+                    "width": w,
+                    "height": h,
+                    "base": "GRAY",
+                    "precision": "U8_NON_LINEAR",
+                    "layers": [layer_spec("Scan", "GRAY_IMAGE", w, h, "Y' u8", "scan.raw")],
+                }
+            },
+            "steps": [
+                {"id": "cancelled", "image": "big", "proc": "chromahint-colorize",
+                 "drawables": ["Scan"]},
+            ],
+        }  # fmt: skip
+        seen: dict = {}
+        killer = threading.Thread(target=_kill_plugin_after_watch, args=(0.3, seen), daemon=True)
+        killer.start()
+        run, report = gimp.run_spec(tmp_path, spec, timeout=180)
+        killer.join(5)
+        assert seen.get("killed"), seen
+        assert report is not None and report["setup_error"] is None, run.describe()
+        out = report["steps"]["cancelled"]
+        assert out.get("status") != "success" and out["layers"] == ["Scan"], (out, seen)
+        deadline = time.monotonic() + 15
+        while not re.search(r"cancel \S+: stopping it", e.log.read_text()):
+            assert time.monotonic() < deadline, e.log.read_text()[-3000:]
+            time.sleep(0.1)
+        with Client(e.endpoint, timeout=30, retries=0) as c:
+            assert c.info().protocol == 1
+    finally:
+        e.stop()
 
 
 @pytest.mark.gimp

@@ -178,3 +178,52 @@ def test_a_small_request_is_answered_before_a_big_one_sent_earlier(engine):
     send("small", small)
     big.join(120)
     assert order == ["small", "big"]
+
+
+KILLED_PLUGIN = """
+import sys
+from chromahint_client import Client, protocol as P
+from chromahint_client.cancel_watch import KillWatch
+
+folder, endpoint = sys.argv[1], sys.argv[2]
+image = P.Image(6000, 4000, "gray8", bytes(range(256)) * (6000 * 4000 // 256))
+def told(rid):
+    watch.arm(rid)
+    print(rid, flush=True)
+with KillWatch(folder) as watch, Client(
+    endpoint, 120, 0, on_request=told, progress=lambda *_: print("running", flush=True)
+) as c:
+    c.colorize(P.ColorizeRequest(image, ()))
+"""
+
+
+def test_a_killed_plugin_gets_its_request_cancelled_by_its_watcher(tmp_path):
+    """GIMP's Cancel SIGKILLs the plug-in mid-request: the watcher it started beforehand
+    tells the engine, which stops the work (its log says so) and serves on."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    e = launch_engine(tmp_path)
+    try:
+        (tmp_path / "chromahint.json").write_text(json.dumps({"endpoint": e.endpoint}))
+        child = subprocess.Popen(
+            [sys.executable, "-c", KILLED_PLUGIN, str(tmp_path), e.endpoint],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert child.stdout is not None
+        rid = child.stdout.readline().strip()
+        assert child.stdout.readline().strip() == "running"  # the engine is at work on it
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+        deadline = time.monotonic() + 15
+        while f"cancel {rid}: stopping it" not in e.log.read_text():
+            assert time.monotonic() < deadline, e.log.read_text()[-2000:]
+            time.sleep(0.1)
+        with Client(e.endpoint, timeout=30, retries=0) as c:
+            assert c.info().protocol == 1
+    finally:
+        e.stop()

@@ -268,3 +268,12 @@ def test_docs_name_every_op_error_code_and_field():
     for reply in P.REPLIES.values():
         for f in fields(reply):
             assert f"`{f.name}`" in DOC or f'"{f.name}"' in DOC, (reply.__name__, f.name)
+
+
+@pytest.mark.unit
+def test_the_watcher_cancels_only_when_the_plugin_never_said_done():
+    from chromahint_client.cancel_watch import orphaned
+
+    assert orphaned(["a-1\n", "a-2\n"]) == "a-2"
+    assert orphaned(["a-1\n", "done\n"]) is None
+    assert orphaned([]) is None

@@ -9,11 +9,13 @@ as the Krita plug-in's.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from chromahint_client import Client, EngineError, session
+from chromahint_client.cancel_watch import KillWatch
 from chromahint_client.settings import Settings, SettingsError
 from chromahint_client.settings import load as _load
 
@@ -84,9 +86,11 @@ def ask(
         report("Chromahint: waiting for the engine…")
         # Not retried: a resend would queue the same work again behind the first.
         progress = (lambda done, _stage: fraction(done)) if fraction is not None else None
-        with Client(
-            settings.endpoint, settings.timeout, retries=0, keys=settings.curve, progress=progress
-        ) as client:
+        # GIMP's Cancel kills this process: the watcher then cancels the engine's work.
+        with KillWatch(os.path.dirname(settings.path)) as watch, Client(
+            settings.endpoint, settings.timeout, retries=0, keys=settings.curve,
+            progress=progress, on_request=watch.arm,
+        ) as client:  # fmt: skip
             return call(client)
     except EngineError as e:
         raise PluginError(session.describe(e, settings, what)) from None
