@@ -11,6 +11,7 @@ import shlex
 import socket
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from chromahint_client import Client, EngineAuthError, EngineError
@@ -109,6 +110,18 @@ def engine_client(args: argparse.Namespace, serve_args: Sequence[str] = ()) -> I
             proc.wait(30)
 
 
+def top_reference(c: Client, image: P.Image, folder: Path) -> P.Image:
+    """The folder's best recommendation for `image`, read as a reference (it says which)."""
+    ranking = c.recommend_references(
+        P.RecommendReferencesRequest(image, folder=str(folder), limit=1)
+    ).ranking
+    if not ranking or ranking[0].path is None:
+        raise StartError(f"no readable pictures in {folder}")
+    best = ranking[0]
+    print(f"reference: {best.path} (the best of the folder, score {best.score:.3f})")
+    return image_message(Path(best.path))
+
+
 def _cmd_colorize(args: argparse.Namespace) -> int:
     from PIL import Image
 
@@ -117,8 +130,9 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
     mode = P.Mode(args.mode)
     glob = global_hints(args.palette, args.saturation)
     reference = image_message(args.reference) if args.reference else None
-    if reference is not None and mode is not P.Mode.PHOTO:
-        raise SystemExit("error: --reference is for photos (--mode photo)")
+    folder = args.reference_from.resolve() if args.reference_from else None
+    if (reference is not None or folder is not None) and mode is not P.Mode.PHOTO:
+        raise SystemExit("error: --reference and --reference-from are for photos (--mode photo)")
     request = P.ColorizeRequest(
         image,
         tuple(hints.points),
@@ -129,7 +143,10 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
     )
 
     try:
-        with engine_client(args) as c:
+        # A private engine may read just the folder; a running one must allow it already.
+        with engine_client(args, ["--reference-root", str(folder)] if folder else []) as c:
+            if folder is not None:
+                request = replace(request, reference=top_reference(c, image, folder))
             reply = c.colorize(request)
             rows = []
             if args.swatches and hints.blobs and mode is P.Mode.PHOTO:
@@ -187,7 +204,14 @@ def register(sub, client_key_options: Callable[[argparse.ArgumentParser], None])
     c.add_argument("--swatches", type=int, default=0, help="also print k swatches per hint")
     c.add_argument("--palette", help="global hint: comma-separated #rrggbb colours")
     c.add_argument("--saturation", type=float, help="global hint: saturation in 0-1")
-    c.add_argument("--reference", type=Path, help="a colour picture whose colours to follow")
+    which = c.add_mutually_exclusive_group()
+    which.add_argument("--reference", type=Path, help="a colour picture whose colours to follow")
+    which.add_argument(
+        "--reference-from",
+        type=Path,
+        metavar="FOLDER",
+        help="fully automatic: the folder's best recommendation is the reference",
+    )
     c.add_argument(
         "--reference-mode",
         default=P.ReferenceMode.REGIONS.value,

@@ -3,6 +3,8 @@ fits helps, one that does not changes nothing, bad references get clear errors."
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image as PILImage
@@ -153,3 +155,45 @@ def test_recommend_from_a_folder_indexes_once_skips_bad_files_and_stays_in_its_r
                 )
             assert err.value.code == code and words in str(err.value), folder
         assert c.info().pid > 0
+
+
+def test_cli_recommends_a_folder_and_colorizes_from_its_best(tmp_path):
+    """`chromahint recommend photo FOLDER` ranks the folder; `chromahint colorize photo
+    --reference-from FOLDER` (fully automatic) takes the best one as the reference."""
+    import subprocess
+    import sys
+
+    from conftest import free_endpoint
+
+    folder = tmp_path / "refs"
+    folder.mkdir()
+    for name in ("astronaut", "coffee", "chelsea"):
+        PILImage.fromarray(getattr(skdata, name)()).convert("RGB").resize((160, 128)).save(
+            folder / f"{name}.jpg"
+        )
+    (folder / "notes.txt").write_text("not a picture")
+    photo = tmp_path / "photo.png"
+    PILImage.fromarray(picture()).convert("L").save(photo)
+    private = ["--endpoint", free_endpoint()]  # nothing there: each starts its own engine
+
+    def chromahint(*args: str) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, "-m", "chromahint", *args, *private]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+    ranked = chromahint("recommend", str(photo), str(folder))
+    assert ranked.returncode == 0, ranked.stderr
+    lines = [line.split() for line in ranked.stdout.splitlines()]
+    assert [int(rank) for rank, _, _ in lines] == [1, 2, 3]
+    assert {Path(path).name for _, _, path in lines} == {
+        "astronaut.jpg",
+        "coffee.jpg",
+        "chelsea.jpg",
+    }
+    scores = [float(score) for _, score, _ in lines]
+    assert scores == sorted(scores, reverse=True)
+    best = Path(lines[0][2])
+    out = tmp_path / "out.png"
+    run = chromahint("colorize", str(photo), "--reference-from", str(folder), "-o", str(out))
+    assert run.returncode == 0, run.stderr
+    assert f"reference: {best}" in run.stdout and "reference fit" in run.stdout, run.stdout
+    assert PILImage.open(out).size == (SIDE, SIDE)
