@@ -43,6 +43,7 @@ SEG_MAX_SIDE = 512
 POINT_FILL_FRAC = 0.5
 CLEAR_PAPER = 0.95  # working-size sketch at least this light: away from the lines
 FLAT_SPREAD = 0.1  # RGB (0-1) standard deviation of a guess that still counts as one colour
+EDGE_PX = 2  # line pixels this close to a region take its colour (their anti-aliased rims)
 
 
 def sketch_planes(raster: Raster, working_size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -193,6 +194,16 @@ def _region_colours(
     return (mean * 255.0).astype(np.float32), has
 
 
+def edge_labels(labels: np.ndarray, steps: int = EDGE_PX) -> np.ndarray:
+    """`labels` with the line pixels within `steps` px of a region labelled as that region:
+    a line's soft rim is the fill darkened (the output is colour times the sketch), so it
+    takes the fill's colour; the line itself is dark whatever colour it gets."""
+    near = labels
+    for _ in range(steps):
+        near = np.where(near == 0, ndimage.maximum_filter(near, size=3), near)
+    return near
+
+
 def colorize_into(
     out: np.ndarray,
     model: LineartModel,
@@ -219,12 +230,13 @@ def colorize_into(
     i0, frac = taps(height, wh)
     i1 = (i0 + 1).clamp(max=wh - 1)
     rows = strip_rows(width) * 4
+    near = edge_labels(labels)
     for y0 in range(0, height, rows):
         y1 = min(height, y0 + rows)
         f = frac[y0:y1, None]
         band = (horiz[:, i0[y0:y1]] * (1 - f) + horiz[:, i1[y0:y1]] * f).mul_(255.0)
         strip = band.permute(1, 2, 0).numpy()
-        lab = labels[y0:y1]
+        lab = near[y0:y1]
         sel = has[lab]
         strip[sel] = lut[lab[sel]]
         strip *= sketch[y0:y1, :, None]

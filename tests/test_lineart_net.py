@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from chromahint.lineart import colorize_into, hint_fills, region_labels
+from chromahint.lineart import colorize_into, edge_labels, hint_fills, region_labels
 from chromahint.models import lineart_net
 from chromahint.models.lineart_net import (
     DEFAULT_CONFIG,
@@ -78,6 +78,24 @@ def test_hinted_region_is_exactly_its_colour(model: LineartModel) -> None:
     assert point is None and (out[labels == inside] == 9).all()
     fills, squares = hint_fills(labels, {}, [(2.0, 2.0, (9.0, 9.0, 9.0), 1.0)])
     assert fills == {} and len(squares) == 1
+
+
+def test_a_lines_soft_rim_takes_the_fill_beside_it(model: LineartModel) -> None:
+    """An anti-aliased rim pixel (sketch 0.3) beside a hinted region shows that region's
+    colour darkened (the line art's own look), while the line's core stays black."""
+    sketch = ring_sketch(160, 200)
+    y, x = np.mgrid[:160, :200]
+    r = np.hypot(y - 80, x - 100)
+    sketch[(r > 19) & (r <= 20)] = 0.3  # the ring's inner rim, soft
+    labels = region_labels(sketch)
+    inside = int(labels[80, 100])
+    rim = (r > 19) & (r <= 20) & (labels == 0)
+    assert rim.any()
+    assert (edge_labels(labels)[rim] == inside).all()
+    out = np.empty(sketch.shape + (3,), np.uint8)
+    colorize_into(out, model, sketch, sketch, labels, {inside: (30.0, 140.0, 220.0)}, [])
+    assert (np.abs(out[rim].astype(int) - (9, 42, 66)) <= 1).all()
+    assert (out[np.abs(r - 22) < 0.5] == 0).all()
 
 
 def test_colorize_shape_range_and_determinism(model: LineartModel) -> None:

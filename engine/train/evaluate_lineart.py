@@ -8,7 +8,9 @@ sketch on top) and is scored against its `_color` image (PSNR on RGB uint8, mean
 drawings).
 Regions: how many cover >= 0.5 % of the pixels, and purity (the share of non-line pixels
 within CIE76 dE 10 of their region's most frequent ground-truth colour).
-(a) the first N regions in priority order, each given its ground-truth mean colour;
+(a) the first N regions in priority order, each given its most frequent ground-truth colour
+    (what an artist picks: the flat fill; before 7 Dec 2026 the region's mean, which counts
+    the lines' darkened rims in);
 (b) N random single-pixel hints (the ground-truth colour at a random non-line pixel), as the
     engine serves points (a point bucket-fills its region), and (b') the same points as plain
     1-pixel squares into the colorizer;
@@ -48,24 +50,28 @@ def psnr(pred: np.ndarray, gt: np.ndarray) -> float:
     return 99.0 if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
-def region_means(labels: np.ndarray, rgb: np.ndarray, ids: list[int]) -> dict[int, tuple]:
-    """Ground-truth mean colour (0-255) of each region id."""
-    return {r: tuple(float(v) for v in rgb[labels == r].mean(0)) for r in ids}
+def majority_colours(labels: np.ndarray, rgb: np.ndarray) -> dict[int, tuple]:
+    """Each region's most frequent ground-truth colour (0-255): the flat colour an artist
+    picks for it (a mean would count the line's darkened rims into it)."""
+    flat = labels.ravel()
+    code = rgb.reshape(-1, 3).astype(np.int64) @ np.array([65536, 256, 1])
+    out = {}
+    for r in np.unique(flat[flat > 0]):
+        vals, counts = np.unique(code[flat == r], return_counts=True)
+        c = int(vals[counts.argmax()])
+        out[int(r)] = (float(c >> 16), float((c >> 8) & 255), float(c & 255))
+    return out
 
 
 def purity(labels: np.ndarray, rgb: np.ndarray) -> float:
     """Share of non-line pixels close to their region's most frequent colour."""
     flat = labels.ravel()
-    keep = flat > 0
-    code = rgb.reshape(-1, 3).astype(np.int64) @ np.array([65536, 256, 1])
     lab = rgb_to_lab(rgb.reshape(-1, 3).astype(np.float32) / 255.0)
     good = 0
-    for r in np.unique(flat[keep]):
-        sel = np.nonzero(flat == r)[0]
-        vals, counts = np.unique(code[sel], return_counts=True)
-        ref = lab[sel[code[sel] == vals[counts.argmax()]][0]]
-        good += int((np.linalg.norm(lab[sel] - ref, axis=1) < PURITY_DE).sum())
-    return good / max(int(keep.sum()), 1)
+    for r, colour in majority_colours(labels, rgb).items():
+        ref = rgb_to_lab(np.asarray(colour, np.float32)[None] / 255.0)[0]
+        good += int((np.linalg.norm(lab[flat == r] - ref, axis=1) < PURITY_DE).sum())
+    return good / max(int((flat > 0).sum()), 1)
 
 
 def random_pixels(
@@ -117,7 +123,7 @@ def evaluate(model: LineartModel, data, counts: tuple[int, ...], seed: int) -> d
         n_regions.append(int((sizes[1:] >= REGION_MIN_FRAC * labels.size).sum()))
         purities.append(purity(labels, gt))
         order = list(range(1, int(labels.max()) + 1))
-        means = region_means(labels, gt, order)
+        means = majority_colours(labels, gt)
         interior = np.asarray(ndimage.distance_transform_edt(sketch >= LINE_THRESHOLD))
         interior = interior >= INTERIOR_PX
         rng = np.random.default_rng(seed + i)
