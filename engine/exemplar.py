@@ -7,8 +7,10 @@ target cell takes the reference chroma under a sharp soft attention, and a confi
 best similarity where the match is mutual (the cell's best reference cell points back to
 it, within one cell), else 0. Confident cells become dense, weighted hints that the photo
 model's propagation spreads edge-aware and its prior fills in elsewhere (no second
-mechanism). The mean confidence says how well the reference fits; below FIT_RANGE the
-hints fade out entirely, so an unrelated reference falls back to automatic colorization.
+mechanism). The mean confidence says how well the reference fits: where it fits as a whole
+every good mutual match counts; where it does not, only matches a small learned model trusts
+(the model's own view of the colour among its cues), so an unrelated reference falls back to
+automatic colorization.
 
 `palette` mode: the reference's colour histogram as Zhang et al.'s global hint, no matching.
 """
@@ -23,7 +25,6 @@ import torch.nn.functional as F
 
 from chromahint_client.protocol import (
     REFERENCE_FIT_FULL,
-    REFERENCE_FIT_LOW,
     ErrorCode,
     GlobalHints,
     ProtocolError,
@@ -37,10 +38,22 @@ from .references import lightness_histogram, overlap
 
 # Soft attention over reference cells: low enough that a cell takes its best matches' colour.
 MATCH_TEMPERATURE = 0.02
-# A cell's best similarity below this gives no hint (the model's prior colours it).
+# Where the reference fits as a whole (mean mutual similarity from REFERENCE_FIT_FULL), each
+# mutual match above MIN_MATCH hints by its similarity. Elsewhere a cell's match hints only
+# if trusted: logistic in CUES (cells() computes them), fitted on (training photo, its top-1
+# / a random / its own jittered copy) pairs by `python -m chromahint.train.fit_exemplar`.
 MIN_MATCH = 0.6
-# Mean confidence -> how much the hints count (linear in between): 0 at the low end.
-FIT_RANGE = (REFERENCE_FIT_LOW, REFERENCE_FIT_FULL)
+CUES = (
+    "best", "margin", "mutual", "fit", "light_gap",
+    "plausible", "prior_gap", "chroma", "spread", "best_fit", "fit2", "bias",
+)  # fmt: skip
+TRUST_COEF = np.array(
+    [-1.2429, 0.3736, 0.0855, 10.8999, -2.4020, 0.2831, -0.2398, 1.3236, 9.4191, 5.3979,
+     -9.1715, -4.4945]
+)  # fmt: skip
+MIN_TRUST = 0.8  # chosen on the fit's check targets (docs: weights/README.md)
+MARGIN_RANK = 5  # margin: best similarity minus the 5th best
+PLAUSIBLE_RADIUS = 12.0  # ab units: the model's probability within this of the matched colour
 # Mean lightness (L / 100) as one more feature, weighted like one feature block.
 LIGHTNESS_WEIGHT = 1.0
 TAPS = (2, 3)  # encoder taps at strides 8 and 16
@@ -88,10 +101,27 @@ def _unpadded(taps: list[torch.Tensor], h: int, w: int) -> list[torch.Tensor]:
     return [t[..., : -(-h // 2 ** (i + 1)), : -(-w // 2 ** (i + 1))] for i, t in enumerate(taps)]
 
 
-def match(
-    model: Colorizer, L: np.ndarray, encoded: object, ref_lab: np.ndarray
-) -> tuple[DenseHints, float]:
-    """Dense hints on the target's working grid and the mean match confidence in [0, 1]."""
+@dataclass(frozen=True)
+class Cells:
+    """The correspondence on the target's stride-8 grid (gh, gw)."""
+
+    warped: torch.Tensor  # (2, gh, gw) the reference chroma each cell matched
+    mutual: torch.Tensor  # (gh, gw) best similarity where the match is mutual, else 0
+    cues: np.ndarray  # (gh * gw, len(CUES)) what the trust of each cell's match is read from
+    prior_ab: torch.Tensor  # (2, gh, gw) the model's automatic answer
+
+
+def pool(plane: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
+    return F.adaptive_avg_pool2d(torch.from_numpy(np.ascontiguousarray(plane))[None], size)[0]
+
+
+def cells(
+    model: Colorizer,
+    L: np.ndarray,
+    encoded: object,
+    ref_lab: np.ndarray,
+    global_hints: GlobalHints | None,
+) -> Cells:
     h, w = L.shape
     ref_L = np.ascontiguousarray(ref_lab[..., 0])
     ref_taps = model.encode(ref_L)
@@ -102,25 +132,88 @@ def match(
     taps = _unpadded(encoded, h, w)
     rh, rw = ref_L.shape
     ref_taps = _unpadded(ref_taps, rh, rw)
-    gh, gw = taps[TAPS[0]].shape[-2:]
-    rgh, rgw = ref_taps[TAPS[0]].shape[-2:]
-    target = _cell_features(taps, L)
-    ref = _cell_features(ref_taps, ref_L)
-    sim = target @ ref.T  # (target cells, reference cells)
-    ref_ab = torch.from_numpy(np.ascontiguousarray(ref_lab[..., 1:].transpose(2, 0, 1)))
-    cell_ab = F.adaptive_avg_pool2d(ref_ab[None], (rgh, rgw))[0].reshape(2, -1)
+    gh, gw = (int(v) for v in taps[TAPS[0]].shape[-2:])
+    rgh, rgw = (int(v) for v in ref_taps[TAPS[0]].shape[-2:])
+    sim = _cell_features(taps, L) @ _cell_features(ref_taps, ref_L).T  # (cells, ref cells)
+    cell_ab = pool(ref_lab[..., 1:].transpose(2, 0, 1), (rgh, rgw)).reshape(2, -1)
     warped = (torch.softmax(sim / MATCH_TEMPERATURE, 1) @ cell_ab.T).T.reshape(2, gh, gw)
+    top = sim.topk(min(MARGIN_RANK, sim.shape[1]), dim=1).values
     best, back = sim.max(1), sim.argmax(0)
     home = back[best.indices]
     ty, tx = torch.arange(gh * gw) // gw, torch.arange(gh * gw) % gw
     mutual = ((home // gw - ty).abs() <= 1) & ((home % gw - tx).abs() <= 1)
-    conf = (best.values.clamp(0, 1) * mutual).reshape(gh, gw)
-    fit = float(conf.mean())
-    gate = float(np.clip((fit - FIT_RANGE[0]) / (FIT_RANGE[1] - FIT_RANGE[0]), 0.0, 1.0))
-    weight = conf * (conf > MIN_MATCH) * gate
-    ab = F.interpolate(warped[None], size=(h, w), mode="bilinear", align_corners=False)[0]
-    wt = F.interpolate(weight[None, None], size=(h, w), mode="bilinear", align_corners=False)
-    return DenseHints(ab.numpy().astype(np.float32), wt[0].numpy().astype(np.float32)), fit
+    conf = best.values.clamp(0, 1) * mutual
+    light = pool(L[None], (gh, gw)).reshape(-1)
+    ref_light = pool(ref_L[None], (rgh, rgw)).reshape(-1)[best.indices]
+    # The model's own answer and how plausible it finds the matched colour: a hint is only
+    # worth following where the model is unsure or agrees.
+    prior = model.predict(L, [], global_hints, with_probs=True, encoded=encoded)
+    assert prior.probs is not None and prior.bins is not None
+    probs = pool(prior.probs, (gh, gw)).reshape(len(prior.bins), -1)
+    bins = torch.from_numpy(prior.bins)
+    prior_ab = pool(prior.ab, (gh, gw))
+    flat_w, flat_p = warped.reshape(2, -1).T, prior_ab.reshape(2, -1).T
+    near = (torch.cdist(flat_w, bins) <= PLAUSIBLE_RADIUS).float()
+    plausible = torch.log((near * probs.T).sum(1) + 1e-3)
+    spread = ((torch.cdist(flat_p, bins) ** 2) * probs.T).sum(1).sqrt()
+    cues = torch.stack(
+        [
+            best.values,
+            top[:, 0] - top[:, -1],
+            mutual.float(),
+            conf.mean().expand(gh * gw),
+            (light - ref_light).abs() / 100.0,
+            plausible,
+            (flat_w - flat_p).norm(dim=1) / 100.0,
+            flat_w.norm(dim=1) / 100.0,
+            spread / 100.0,
+            best.values * conf.mean(),
+            conf.mean().expand(gh * gw) ** 2,
+            torch.ones(gh * gw),
+        ],
+        1,
+    )
+    return Cells(warped, conf.reshape(gh, gw), cues.numpy().astype(np.float64), prior_ab)
+
+
+def trust(cues: np.ndarray, coef: np.ndarray = TRUST_COEF) -> np.ndarray:
+    """P(the matched colour is closer to the truth than the model's own answer) per cell."""
+    return 1.0 / (1.0 + np.exp(-(cues @ coef)))
+
+
+def fitting_weight(c: Cells) -> np.ndarray:
+    """Each mutual match above MIN_MATCH, by its similarity: for a reference that fits."""
+    conf = c.mutual.reshape(-1).numpy().astype(np.float64)
+    return conf * (conf > MIN_MATCH)
+
+
+def trusted_weight(
+    c: Cells, coef: np.ndarray = TRUST_COEF, min_trust: float = MIN_TRUST
+) -> np.ndarray:
+    p = trust(c.cues, coef)
+    return np.where(p > min_trust, p, 0.0)
+
+
+def match(
+    model: Colorizer,
+    L: np.ndarray,
+    encoded: object,
+    ref_lab: np.ndarray,
+    global_hints: GlobalHints | None = None,
+) -> tuple[DenseHints, float]:
+    """Dense hints on the target's working grid and the mean match confidence in [0, 1]."""
+    c = cells(model, L, encoded, ref_lab, global_hints)
+    fit = float(c.mutual.mean())
+    weight = fitting_weight(c) if fit >= REFERENCE_FIT_FULL else trusted_weight(c)
+    return dense_hints(c, weight, L.shape), fit
+
+
+def dense_hints(c: Cells, weight: np.ndarray, shape: tuple[int, int]) -> DenseHints:
+    """The matched colours with a weight per cell, on the working grid."""
+    wt = torch.from_numpy(weight.astype(np.float32).reshape(c.mutual.shape))
+    ab = F.interpolate(c.warped[None], size=shape, mode="bilinear", align_corners=False)[0]
+    wt = F.interpolate(wt[None, None], size=shape, mode="bilinear", align_corners=False)[0]
+    return DenseHints(ab.numpy().astype(np.float32), wt.numpy().astype(np.float32))
 
 
 def palette(ref_lab: np.ndarray) -> GlobalHints:
@@ -161,5 +254,5 @@ def guidance(
             return Guidance(None, global_hints, fit)
         saturation = global_hints.saturation if global_hints is not None else None
         return Guidance(None, GlobalHints(palette(ref_lab).palette, saturation), fit)
-    dense, fit = match(model, L, encoded, ref_lab)
+    dense, fit = match(model, L, encoded, ref_lab, global_hints)
     return Guidance(dense, global_hints, fit)

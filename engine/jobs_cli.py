@@ -115,11 +115,11 @@ def top_reference(c: Client, image: P.Image, folder: Path) -> P.Image:
     ranking = c.recommend_references(
         P.RecommendReferencesRequest(image, folder=str(folder), limit=1)
     ).ranking
-    if not ranking or ranking[0].path is None:
+    path = ranking[0].path if ranking else None
+    if path is None:
         raise StartError(f"no readable pictures in {folder}")
-    best = ranking[0]
-    print(f"reference: {best.path} (the best of the folder, score {best.score:.3f})")
-    return image_message(Path(best.path))
+    print(f"reference: {path} (the best of the folder, score {ranking[0].score:.3f})")
+    return image_message(Path(path))
 
 
 def _cmd_colorize(args: argparse.Namespace) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -38,6 +39,15 @@ class EngineProcess:
     endpoint: str
     proc: subprocess.Popen
     log: Path
+
+    def wait_for_log(self, pattern: str, seconds: float = 15.0) -> None:
+        """Until the engine's log matches the regular expression `pattern` (fails after
+        `seconds`), then check it still answers."""
+        deadline = time.monotonic() + seconds
+        while not re.search(pattern, self.log.read_text()):
+            assert time.monotonic() < deadline, self.log.read_text()[-3000:]
+            time.sleep(0.1)
+        assert is_running(self.endpoint) is not None, "the engine stopped answering"
 
     def stop(self) -> None:
         if self.proc.poll() is None:

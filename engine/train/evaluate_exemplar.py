@@ -46,6 +46,15 @@ def best_case(rgb8: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(crop.astype(np.float32) * gain, 0, 255).astype(np.uint8)
 
 
+def learned_photo(threads: int):
+    """The installed learned photo model on the CPU with `threads` torch threads."""
+    torch.set_num_threads(threads)
+    model = load_models("cpu").photo
+    if model is None or not model.learned:
+        raise SystemExit("a reference needs the learned photo model")
+    return model
+
+
 def score(model, rgb8: np.ndarray, reference, mode: P.ReferenceMode) -> tuple[float, float]:
     """PSNR, and the reference confidence (NaN without a reference)."""
     L, _ = split_lab(rgb8)
@@ -62,11 +71,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
     mode = P.ReferenceMode(args.mode)
-    model = load_models("cpu").photo
-    if model is None or not model.learned:
-        raise SystemExit("a reference needs the learned photo model")
+    model = learned_photo(args.threads)
     data = default_data_dir()
     val = [rgb for _, rgb in read_tar_images(data / "photos-val.tar", args.limit)]
     train = [rgb for _, rgb in read_tar_images(data / TRAIN_SHARD, 2000)]

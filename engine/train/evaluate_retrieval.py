@@ -18,13 +18,11 @@ import pathlib
 import time
 
 import numpy as np
-import torch
 from PIL import Image as PILImage
 
 from chromahint import references
-from chromahint.models.registry import load_models
 from chromahint.train.data import default_data_dir, read_tar_images
-from chromahint.train.evaluate_exemplar import score
+from chromahint.train.evaluate_exemplar import learned_photo, score
 from chromahint_client import protocol as P
 
 INDEX_SHARDS = ("photos-train-000.tar", "photos-train-001.tar")
@@ -40,6 +38,28 @@ def category(name: str) -> str | None:
     if not name.startswith("caltech101/"):
         return None
     return name.split("/", 1)[1].rsplit("_image_", 1)[0]
+
+
+def load_index(
+    model, data: pathlib.Path, cache: pathlib.Path | None
+) -> tuple[list[str], list[np.ndarray], np.ndarray, float]:
+    """The index's member names, photos and descriptors (from `cache` when it is there),
+    and the seconds it took."""
+    t0 = time.perf_counter()
+    names, photos = [], []
+    for shard in INDEX_SHARDS:
+        for name, rgb in read_tar_images(data / shard):
+            names.append(name)
+            photos.append(rgb)
+    if cache is not None and cache.is_file():
+        with np.load(cache) as z:
+            table = z["table"]
+    else:
+        table = references.describe(model, [plane(p) for p in photos])
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(cache, table=table)
+    return names, photos, table, time.perf_counter() - t0
 
 
 def main() -> None:
@@ -58,27 +78,9 @@ def main() -> None:
         "(for choosing settings without touching photos-val)",
     )
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    model = load_models("cpu").photo
-    if model is None or not model.learned:
-        raise SystemExit("recommendation needs the learned photo model")
+    model = learned_photo(args.threads)
     data = default_data_dir()
-    t0 = time.perf_counter()
-    names, photos = [], []
-    for shard in INDEX_SHARDS:
-        for name, rgb in read_tar_images(data / shard):
-            names.append(name)
-            photos.append(rgb)
-    cache = args.cache
-    if cache is not None and cache.is_file():
-        with np.load(cache) as z:
-            table = z["table"]
-    else:
-        table = references.describe(model, [plane(p) for p in photos])
-        if cache is not None:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            np.savez(cache, table=table)
-    index_s = time.perf_counter() - t0
+    names, photos, table, index_s = load_index(model, data, args.cache)
     cats = [category(n) for n in names]
 
     targets = [(n, rgb) for n, rgb in read_tar_images(data / TARGET_SHARD) if category(n)]
