@@ -17,7 +17,7 @@ automatic colorization.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -103,25 +103,24 @@ def _unpadded(taps: list[torch.Tensor], h: int, w: int) -> list[torch.Tensor]:
 
 @dataclass(frozen=True)
 class Cells:
-    """The correspondence on the target's stride-8 grid (gh, gw)."""
+    """The correspondence on the target's stride-8 grid (gh, gw); `cues` and `prior_ab` only
+    after `with_cues` (a reference that fits as a whole does not need them)."""
 
     warped: torch.Tensor  # (2, gh, gw) the reference chroma each cell matched
     mutual: torch.Tensor  # (gh, gw) best similarity where the match is mutual, else 0
-    cues: np.ndarray  # (gh * gw, len(CUES)) what the trust of each cell's match is read from
-    prior_ab: torch.Tensor  # (2, gh, gw) the model's automatic answer
+    is_mutual: torch.Tensor  # (cells,) bool: the best match points back (within one cell)
+    best: torch.Tensor  # (cells,) best similarity
+    margin: torch.Tensor  # (cells,) best similarity minus the MARGIN_RANK-th
+    light_gap: torch.Tensor  # (cells,) |L of the cell - L of its best match| / 100
+    cues: np.ndarray | None = None  # (cells, len(CUES)) what the trust is read from
+    prior_ab: torch.Tensor | None = None  # (2, gh, gw) the model's automatic answer
 
 
 def pool(plane: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
     return F.adaptive_avg_pool2d(torch.from_numpy(np.ascontiguousarray(plane))[None], size)[0]
 
 
-def cells(
-    model: Colorizer,
-    L: np.ndarray,
-    encoded: object,
-    ref_lab: np.ndarray,
-    global_hints: GlobalHints | None,
-) -> Cells:
+def cells(model: Colorizer, L: np.ndarray, encoded: object, ref_lab: np.ndarray) -> Cells:
     h, w = L.shape
     ref_L = np.ascontiguousarray(ref_lab[..., 0])
     ref_taps = model.encode(ref_L)
@@ -145,35 +144,50 @@ def cells(
     conf = best.values.clamp(0, 1) * mutual
     light = pool(L[None], (gh, gw)).reshape(-1)
     ref_light = pool(ref_L[None], (rgh, rgw)).reshape(-1)[best.indices]
-    # The model's own answer and how plausible it finds the matched colour: a hint is only
-    # worth following where the model is unsure or agrees.
+    return Cells(
+        warped,
+        conf.reshape(gh, gw),
+        mutual,
+        best.values,
+        top[:, 0] - top[:, -1],
+        (light - ref_light).abs() / 100.0,
+    )
+
+
+def with_cues(
+    c: Cells, model: Colorizer, L: np.ndarray, encoded: object, global_hints: GlobalHints | None
+) -> Cells:
+    """`c` with its trust cues: the model's own answer and how plausible it finds the
+    matched colour (a hint is only worth following where the model is unsure or agrees)."""
+    gh, gw = (int(v) for v in c.mutual.shape)
     prior = model.predict(L, [], global_hints, with_probs=True, encoded=encoded)
     assert prior.probs is not None and prior.bins is not None
     probs = pool(prior.probs, (gh, gw)).reshape(len(prior.bins), -1)
     bins = torch.from_numpy(prior.bins)
     prior_ab = pool(prior.ab, (gh, gw))
-    flat_w, flat_p = warped.reshape(2, -1).T, prior_ab.reshape(2, -1).T
+    flat_w, flat_p = c.warped.reshape(2, -1).T, prior_ab.reshape(2, -1).T
     near = (torch.cdist(flat_w, bins) <= PLAUSIBLE_RADIUS).float()
     plausible = torch.log((near * probs.T).sum(1) + 1e-3)
     spread = ((torch.cdist(flat_p, bins) ** 2) * probs.T).sum(1).sqrt()
+    fit = c.mutual.mean().expand(gh * gw)
     cues = torch.stack(
         [
-            best.values,
-            top[:, 0] - top[:, -1],
-            mutual.float(),
-            conf.mean().expand(gh * gw),
-            (light - ref_light).abs() / 100.0,
+            c.best,
+            c.margin,
+            c.is_mutual.float(),
+            fit,
+            c.light_gap,
             plausible,
             (flat_w - flat_p).norm(dim=1) / 100.0,
             flat_w.norm(dim=1) / 100.0,
             spread / 100.0,
-            best.values * conf.mean(),
-            conf.mean().expand(gh * gw) ** 2,
+            c.best * fit,
+            fit**2,
             torch.ones(gh * gw),
         ],
         1,
     )
-    return Cells(warped, conf.reshape(gh, gw), cues.numpy().astype(np.float64), prior_ab)
+    return replace(c, cues=cues.numpy().astype(np.float64), prior_ab=prior_ab)
 
 
 def trust(cues: np.ndarray, coef: np.ndarray = TRUST_COEF) -> np.ndarray:
@@ -188,9 +202,9 @@ def fitting_weight(c: Cells) -> np.ndarray:
 
 
 def trusted_weight(
-    c: Cells, coef: np.ndarray = TRUST_COEF, min_trust: float = MIN_TRUST
+    cues: np.ndarray, coef: np.ndarray = TRUST_COEF, min_trust: float = MIN_TRUST
 ) -> np.ndarray:
-    p = trust(c.cues, coef)
+    p = trust(cues, coef)
     return np.where(p > min_trust, p, 0.0)
 
 
@@ -202,10 +216,13 @@ def match(
     global_hints: GlobalHints | None = None,
 ) -> tuple[DenseHints, float]:
     """Dense hints on the target's working grid and the mean match confidence in [0, 1]."""
-    c = cells(model, L, encoded, ref_lab, global_hints)
+    c = cells(model, L, encoded, ref_lab)
     fit = float(c.mutual.mean())
-    weight = fitting_weight(c) if fit >= REFERENCE_FIT_FULL else trusted_weight(c)
-    return dense_hints(c, weight, L.shape), fit
+    if fit >= REFERENCE_FIT_FULL:
+        return dense_hints(c, fitting_weight(c), L.shape), fit
+    cues = with_cues(c, model, L, encoded, global_hints).cues
+    assert cues is not None
+    return dense_hints(c, trusted_weight(cues), L.shape), fit
 
 
 def dense_hints(c: Cells, weight: np.ndarray, shape: tuple[int, int]) -> DenseHints:

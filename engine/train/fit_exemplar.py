@@ -23,6 +23,7 @@ import pathlib
 import time
 
 import numpy as np
+import torch
 from PIL import Image as PILImage
 
 from chromahint import exemplar, references
@@ -57,12 +58,17 @@ def square_long_side(rgb8: np.ndarray, side: int) -> np.ndarray:
     return np.asarray(PILImage.fromarray(rgb8).resize(size, PILImage.Resampling.LANCZOS))
 
 
+def cues_of(c: exemplar.Cells) -> tuple[np.ndarray, torch.Tensor]:
+    assert c.cues is not None and c.prior_ab is not None, "cells without with_cues()"
+    return c.cues, c.prior_ab
+
+
 def closer(c: exemplar.Cells, gt_ab: np.ndarray) -> np.ndarray:
     """Per cell: how much closer (ΔE_ab) the matched colour is to the truth than the
     model's automatic answer."""
     truth = exemplar.pool(gt_ab.astype(np.float32), (c.mutual.shape[0], c.mutual.shape[1]))
     err_ref = (c.warped - truth).norm(dim=0).reshape(-1)
-    err_prior = (c.prior_ab - truth).norm(dim=0).reshape(-1)
+    err_prior = (cues_of(c)[1] - truth).norm(dim=0).reshape(-1)
     return (err_prior - err_ref).numpy().astype(np.float64)
 
 
@@ -122,9 +128,11 @@ def main() -> None:
             continue
         for ref in refs.values():
             ref_lab = exemplar.reference_lab(decode(image(ref)), model.working_size)
-            c = exemplar.cells(model, L, encoded, ref_lab, None)
+            c = exemplar.with_cues(
+                exemplar.cells(model, L, encoded, ref_lab), model, L, encoded, None
+            )
             gain = closer(c, gt)
-            xs.append(c.cues)
+            xs.append(cues_of(c)[0])
             ys.append((gain > 0).astype(np.float64))
             ws.append(np.abs(gain))
         if i % 100 == 0:
@@ -145,7 +153,7 @@ def main() -> None:
 
     def previous(c: exemplar.Cells) -> np.ndarray:
         # The rule before the trust: every good mutual match, gated by the mean fit.
-        gate = np.clip((c.cues[:, 3] - 0.2) / 0.1, 0, 1)
+        gate = np.clip((float(c.mutual.mean()) - 0.2) / 0.1, 0, 1)
         return exemplar.fitting_weight(c) * gate
 
     def thresholded(t: float):
@@ -172,8 +180,10 @@ def main() -> None:
         for kind in kinds:
             scores[kind]["automatic"].append(auto)
             ref_lab = exemplar.reference_lab(decode(image(refs[kind])), model.working_size)
-            c = exemplar.cells(model, L, encoded, ref_lab, None)
-            p_fit = exemplar.trust(c.cues, coef)
+            c = exemplar.with_cues(
+                exemplar.cells(model, L, encoded, ref_lab), model, L, encoded, None
+            )
+            p_fit = exemplar.trust(cues_of(c)[0], coef)
             for name, rule in rules.items():
                 if rule is None:
                     p = (closer(c, gt) > ORACLE_GAIN).astype(np.float64)
