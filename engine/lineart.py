@@ -15,6 +15,7 @@ stay as drawn.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Sequence
 
@@ -212,8 +213,10 @@ def colorize_into(
     labels: np.ndarray,
     region_rgb: dict[int, RGB],
     points: Sequence[LinePoint],
+    near: np.ndarray | None = None,
 ) -> None:
-    """Write the colourized drawing (H, W, 3) uint8 into `out`; points in full-size pixels."""
+    """Write the colourized drawing (H, W, 3) uint8 into `out`; points in full-size pixels.
+    `near`: edge_labels(labels), when the caller keeps it."""
     height, width = sketch.shape
     wh, ww = sketch_w.shape
     fills, squares = hint_fills(labels, region_rgb, points)
@@ -230,7 +233,7 @@ def colorize_into(
     i0, frac = taps(height, wh)
     i1 = (i0 + 1).clamp(max=wh - 1)
     rows = strip_rows(width) * 4
-    near = edge_labels(labels)
+    near = edge_labels(labels) if near is None else near
     for y0 in range(0, height, rows):
         y1 = min(height, y0 + rows)
         f = frac[y0:y1, None]
@@ -255,12 +258,16 @@ def colorize(
     """The line-art layer (RGBA8 bytes); `labels` from the client, else the engine's own."""
     if labels is None:
         sketch, sketch_w, labels = cached_planes(model, raster, derive)
+        key = None
     else:
         sketch, sketch_w = _sketches(model, raster, derive)
+        key = hashlib.sha1(np.ascontiguousarray(labels).data).hexdigest()  # the client's labels
+    # Kept with the image: a hint change in live mode leaves the labels as they were.
+    near = derive(("edge_labels", key), lambda: edge_labels(labels))
     timer.lap("regions")
     out = np.empty((raster.height, raster.width, 4), np.uint8)
     pts = [(p.x, p.y, p.rgb, p.size) for p in points]
-    colorize_into(out[..., :3], model, sketch, sketch_w, labels, region_rgb, pts)
+    colorize_into(out[..., :3], model, sketch, sketch_w, labels, region_rgb, pts, near)
     alpha = alpha8(raster)
     out[..., 3] = 255 if alpha is None else alpha
     timer.lap("forward")
