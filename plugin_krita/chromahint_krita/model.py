@@ -113,13 +113,13 @@ class ChromahintModel(QObject):
             self._clear_regions()
             self._watch.forget()
             self._set_swatches()
-            self.recommender.set_rows([])
+            self.recommender.forget()
         self.layers_changed.emit()
 
     def set_source(self, node_id: str | None) -> None:
         if self.choices.set_source(node_id):
             self._clear_regions()
-            self.recommender.set_rows([])  # they were ranked for the other layer
+            self.recommender.forget()
             self.layers_changed.emit()
 
     def set_hint_layer(self, node_id: str | None) -> None:

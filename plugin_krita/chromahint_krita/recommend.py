@@ -128,6 +128,11 @@ class Recommender(QObject):
         else:
             m.say(Level.WARNING, f"No readable pictures in {ctx.folder}{skipped}.")
 
+    def forget(self) -> None:
+        """Another document or source layer: the ranking (and one in the works) was not for it."""
+        self.cancel(quiet=True)
+        self.set_rows([])
+
     def set_rows(self, rows: list[Recommendation]) -> None:
         self.rows = rows
         self.changed.emit(rows)

@@ -6,7 +6,7 @@ Widgets only, like docker.py: the choices are the model's, the ranking its Recom
 
 from __future__ import annotations
 
-from PyQt5.QtCore import QSize, Qt
+from PyQt5.QtCore import QSize
 from PyQt5.QtGui import QIcon, QPixmap
 from PyQt5.QtWidgets import (
     QComboBox,
@@ -101,7 +101,6 @@ class RecommendationList(QListWidget):
             item.setToolTip(rec.path)
             if rec.thumbnail is not None:
                 item.setIcon(QIcon(QPixmap.fromImage(rec.thumbnail)))
-            item.setData(Qt.UserRole, rec.path)
             self.addItem(item)
         self.setVisible(bool(rows))
 
