@@ -44,7 +44,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, steps: int = 30) -
     """Weighted logistic regression by Newton's method, a small ridge for stability."""
     coef = np.zeros(x.shape[1])
     for _ in range(steps):
-        p = 1.0 / (1.0 + np.exp(-(x @ coef)))
+        p = exemplar.trust(x, coef)
         grad = x.T @ (w * (p - y)) + RIDGE * coef
         hess = (x * (w * p * (1 - p))[:, None]).T @ x + RIDGE * np.eye(x.shape[1])
         coef -= np.linalg.solve(hess, grad)
