@@ -48,8 +48,8 @@ CUES = (
     "plausible", "prior_gap", "chroma", "spread", "best_fit", "fit2", "bias",
 )  # fmt: skip
 TRUST_COEF = np.array(
-    [-1.2429, 0.3736, 0.0855, 10.8999, -2.4020, 0.2831, -0.2398, 1.3236, 9.4191, 5.3979,
-     -9.1715, -4.4945]
+    [-1.2515, 0.3462, 0.0884, 11.1015, -2.4310, 0.2814, -0.2622, 1.3214, 9.4811, 5.3116,
+     -9.3394, -4.5172]
 )  # fmt: skip
 MIN_TRUST = 0.8  # chosen on the fit's check targets (docs: weights/README.md)
 MARGIN_RANK = 5  # margin: best similarity minus the 5th best
