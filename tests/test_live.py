@@ -140,17 +140,20 @@ def test_concurrent_big_requests_get_busy_with_a_retry_hint(tmp_path):
     try:
         out: dict = {}
         request = P.ColorizeRequest(photo(6000, 4000, 5), HINTS)
+        running = threading.Event()
 
         def big(name: str) -> None:
             with Client(e.endpoint, timeout=120, retries=0) as c:
                 try:
-                    out[name] = c.colorize(request)
+                    # Its first progress message says it holds its memory (not a fixed wait:
+                    # on a fast CPU the first can be done in half a second).
+                    out[name] = c.call(request, progress=lambda *_: running.set())
                 except EngineReplyError as err:
                     out[name] = err
 
         first = threading.Thread(target=big, args=("first",))
         first.start()
-        time.sleep(0.5)
+        assert running.wait(60)
         big("second")
         first.join(120)
         assert isinstance(out["first"], P.ColorizeReply)

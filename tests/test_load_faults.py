@@ -213,7 +213,11 @@ def test_engine_in_a_memory_cgroup_refuses_what_does_not_fit(tmp_path):
 
     capped = warm_engine(tmp_path, preexec_fn=join)
     try:
-        limit_file.write_text(str(proc_status_bytes(capped.proc.pid, "VmRSS") + (400 << 20)))
+        # 400 MiB beyond what the cgroup is charged now (not the engine's RSS: pages of shared
+        # libraries already cached by other processes are charged to their cgroups).
+        usage = "memory.current" if limit_file.name == "memory.max" else "memory.usage_in_bytes"
+        charged = int((limit_file.parent / usage).read_text())
+        limit_file.write_text(str(charged + (400 << 20)))
         refuses_what_does_not_fit(capped, "cgroup")
     finally:
         capped.stop()
