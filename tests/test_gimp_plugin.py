@@ -1131,6 +1131,9 @@ def test_engine_not_running_and_timeout_give_clear_errors(gimp, engine, tmp_path
                 "proc": "chromahint-colorize",
                 "drawables": ["Hints"],
                 "settings": {"endpoint": engine.endpoint, "timeout": 0.05},
+                # Stopped meanwhile: a fast CPU can answer this small image within 0.05 s.
+                "signals": [[0, engine.proc.pid, "SIGSTOP"]],
+                "signals_after": [[engine.proc.pid, "SIGCONT"]],
             },
             {
                 # The shared settings loader's one rule: a broken file is named, not ignored.
@@ -1154,7 +1157,10 @@ def test_engine_not_running_and_timeout_give_clear_errors(gimp, engine, tmp_path
             },
         ],
     }
-    run, report = gimp.run_spec(tmp_path, spec, timeout=120)
+    try:
+        run, report = gimp.run_spec(tmp_path, spec, timeout=120)
+    finally:
+        os.kill(engine.proc.pid, signal.SIGCONT)  # the session's engine serves on, whatever
     assert report is not None and report["setup_error"] is None, run.describe()
     dead_step, timeout_step = report["steps"]["dead"], report["steps"]["timeout"]
     assert dead_step.get("status") == "execution-error", dead_step
