@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import itertools
 import secrets
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -28,6 +26,7 @@ from zmq.utils.monitor import recv_monitor_message
 
 from . import protocol as P
 from .curve import CurveKeys
+from .known_images import _forget, _known_id, _remember, fingerprint
 
 _HANDSHAKE_FAILED = (
     zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
@@ -43,35 +42,13 @@ _RANK: dict[int, int] = {
 }
 _TOKEN = secrets.token_hex(4)
 _COUNT = itertools.count(1)
-KNOWN_IMAGES = 16  # image ids remembered per endpoint
 BY_ID_MIN_BYTES = 1 << 16  # smaller ones are sent as they are: nothing to save
-_known: dict[str, OrderedDict[str, None]] = {}
-_known_lock = threading.Lock()
 Progress = Callable[[float, str], None]
 
 
 def new_request_id() -> str:
     """An id no other request of any client uses (for `cancel`)."""
     return f"{_TOKEN}-{next(_COUNT)}"
-
-
-def _remember(endpoint: str, image_id: str) -> None:
-    with _known_lock:
-        ids = _known.setdefault(endpoint, OrderedDict())
-        ids[image_id] = None
-        ids.move_to_end(image_id)
-        while len(ids) > KNOWN_IMAGES:
-            ids.popitem(last=False)
-
-
-def _forget(endpoint: str, image_id: str) -> None:
-    with _known_lock:
-        _known.get(endpoint, OrderedDict()).pop(image_id, None)
-
-
-def _is_known(endpoint: str, image_id: str) -> bool:
-    with _known_lock:
-        return image_id in _known.get(endpoint, ())
 
 
 class EngineError(Exception):
@@ -225,10 +202,11 @@ class Client:
         if progress is not None:
             message["progress"] = True
         image = getattr(request, "image", None)
-        ref = None
+        print_ = None
         if isinstance(image, P.Image) and len(image.data) >= BY_ID_MIN_BYTES:
-            ref = P.image_id(image)
-            if _is_known(self.endpoint, ref):
+            print_ = fingerprint(image)
+            ref = _known_id(self.endpoint, image, print_)
+            if ref is not None:
                 by_id = {k: v for k, v in message.items() if k != "image"}
                 try:
                     reply = self._send(
@@ -241,8 +219,8 @@ class Client:
                 else:
                     return self._typed(request, reply)
         reply = self._send(message, request.op.value, rid, timeout, progress)
-        if ref is not None and reply.get("image_id") == ref:
-            _remember(self.endpoint, ref)
+        if print_ is not None and isinstance(reply.get("image_id"), str):
+            _remember(self.endpoint, reply["image_id"], print_)
         return self._typed(request, reply)
 
     @staticmethod

@@ -19,8 +19,8 @@ RGB_TO_XYZ = np.array(
     dtype=np.float32,
 )
 XYZ_TO_RGB = np.linalg.inv(RGB_TO_XYZ.astype(np.float64)).astype(np.float32)
-_EPS = 0.008856
-_KAPPA = 7.787
+LAB_EPSILON = 0.008856
+LAB_KAPPA = 7.787
 
 
 def srgb_to_linear(c: np.ndarray) -> np.ndarray:
@@ -36,12 +36,12 @@ def linear_to_srgb(c: np.ndarray) -> np.ndarray:
 
 
 def _f(t: np.ndarray) -> np.ndarray:
-    return np.where(t > _EPS, np.cbrt(t), _KAPPA * t + 16.0 / 116.0)
+    return np.where(t > LAB_EPSILON, np.cbrt(t), LAB_KAPPA * t + 16.0 / 116.0)
 
 
 def _finv(t: np.ndarray) -> np.ndarray:
     t3 = t**3
-    return np.where(t3 > _EPS, t3, (t - 16.0 / 116.0) / _KAPPA)
+    return np.where(t3 > LAB_EPSILON, t3, (t - 16.0 / 116.0) / LAB_KAPPA)
 
 
 def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:

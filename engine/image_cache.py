@@ -2,8 +2,8 @@
 
 A request that carries an image puts it here under its content hash (protocol `image_id`);
 a later request may name that id instead of sending the image again. Each entry also keeps
-what the engine derived from the image alone (the decoded raster, lightness at full and at
-working size, the model's encoder features), so a hint change recomputes none of it.
+what the engine derived from the image alone (the decoded raster, the working-size
+lightness, the model's encoder features), so a hint change recomputes none of it.
 Entries are evicted least recently used first when the cache passes its byte budget
 (`serve --cache-mb`); an evicted or unknown id gets `unknown_image` and the client sends the
 image again. Correctness never depends on the cache: a restarted engine starts empty.

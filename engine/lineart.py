@@ -26,7 +26,7 @@ from scipy import ndimage
 
 from chromahint_client.protocol import Point
 
-from .imaging import Raster, alpha8, luminance, resize_plane, strip_rows, working_shape
+from .imaging import Raster, alpha8, lightness, resize_plane, strip_rows, working_shape
 from .jobs import Derive, uncached
 from .models.base import RGB, LineartModel, LinePoint, hint_square
 from .models.closed_areas import closed_areas
@@ -49,7 +49,7 @@ EDGE_PX = 2  # line pixels this close to a region take its colour (their anti-al
 
 def sketch_planes(raster: Raster, working_size: int) -> tuple[np.ndarray, np.ndarray]:
     """Full-size and working-size sketch intensity in [0, 1] (1 = paper, 0 = ink)."""
-    L_full, _ = luminance(raster)
+    L_full = lightness(raster)
     sketch = lightness_unit(L_full)
     ww, wh = working_shape(raster.width, raster.height, working_size)
     return sketch, resize_plane(sketch, ww, wh)
@@ -230,7 +230,7 @@ def colorize_into(
         lut[rid], has[rid] = rgb, True
     # Bilinear (align_corners=False): horizontally once, then vertically per strip.
     horiz = F.interpolate(color, size=(wh, width), mode="bilinear", align_corners=False)[0]
-    i0, frac = taps(height, wh)
+    i0, frac = (torch.from_numpy(t) for t in taps(height, wh))
     i1 = (i0 + 1).clamp(max=wh - 1)
     rows = strip_rows(width) * 4
     near = edge_labels(labels) if near is None else near

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -12,10 +13,11 @@ from chromahint_client.protocol import GlobalHints, Image, Point, ReferenceMode,
 
 from . import exemplar
 from .color import rgb_to_lab
-from .imaging import Raster, alpha8, decode, luminance, resize_plane, working_shape
+from .imaging import Raster, decode, lightness_at, working_shape
 from .jobs import Job
 from .models.base import Colorizer, Hint, Prediction
 from .render import render_rgba8
+from .shrink import working_lightness
 from .upsample import lab_to_srgb8
 
 SWATCH_MIN_DISTANCE = 12.0  # ab units: closer candidates count as the same colour
@@ -26,14 +28,19 @@ SWATCH_RENDERED_DISTANCE = 6.0  # Delta E of the rendered sRGB: closer ones look
 class Prepared:
     """Everything one prediction produced, at both resolutions."""
 
-    L_full: np.ndarray
-    Y_full: np.ndarray
+    lightness_at: Callable[[float, float], float]  # full-size (x, y) -> the source's L
     L_work: np.ndarray
     pred: Prediction
     hints: list[Hint]
     sx: float
     sy: float
     reference_confidence: float | None = None
+
+
+def plane_lookup(L: np.ndarray) -> Callable[[float, float], float]:
+    """Prepared.lightness_at for a lightness plane in hand (evaluation, tests)."""
+    h, w = L.shape
+    return lambda x, y: float(L[min(max(int(y), 0), h - 1), min(max(int(x), 0), w - 1)])
 
 
 @dataclass
@@ -97,7 +104,7 @@ def _distinct_top(cands: np.ndarray, weights: np.ndarray, k: int) -> list[tuple[
 
 def swatches_at(prep: Prepared, where: Sequence[tuple[float, float]], k: int) -> list[list[Swatch]]:
     """Zhang et al.'s data-driven palette: the k most probable distinct colours per point."""
-    pred, hints, L_full = prep.pred, prep.hints, prep.L_full
+    pred, hints = prep.pred, prep.hints
     _, h, w = pred.ab.shape
     out = []
     for x, y in where:
@@ -116,9 +123,7 @@ def swatches_at(prep: Prepared, where: Sequence[tuple[float, float]], k: int) ->
             weights = np.exp(-dist / (0.25 * max(h, w)))
             weights[0] = weights[1:].sum() + 1.0 if len(hints) else 1.0
             weights = weights / weights.sum()
-        lum = float(
-            L_full[int(np.clip(y, 0, L_full.shape[0] - 1)), int(np.clip(x, 0, L_full.shape[1] - 1))]
-        )
+        lum = prep.lightness_at(x, y)
         picks = _distinct_top(np.asarray(cands, np.float32), np.asarray(weights, np.float64), 2 * k)
         out.append(_rendered_distinct(picks, lum, k))
     return out
@@ -157,18 +162,17 @@ def predict(
     job: Job | None = None,
     reference: Reference | None = None,
 ) -> Prepared:
-    """With a cached image (`job.derive`), the lightness planes and the model's encoder
-    features come from the cache after the first request: a hint change runs only the
-    hint-dependent part."""
+    """With a cached image (`job.derive`), the working-size lightness and the model's
+    encoder features come from the cache after the first request: a hint change runs only
+    the hint-dependent part. No full-size plane is made: the working lightness and the
+    render read the pixels themselves."""
     job = job or Job()
-    L_full, Y_full = job.derive("luminance", lambda: luminance(raster))
-    timer.lap("decode")
-    job.checkpoint(0.1, "decode")
     ww, wh = working_shape(raster.width, raster.height, model.working_size)
-    L_work = job.derive(("L_work", ww, wh), lambda: resize_plane(L_full, ww, wh))
+    L_work = job.derive(("L_work", ww, wh), lambda: working_lightness(raster, ww, wh))
+    timer.lap("decode")  # with a cached image only the lookup
+    job.checkpoint(0.1, "decode")
     sx, sy = ww / raster.width, wh / raster.height
     hints = to_working_hints(points, sx, sy)
-    timer.lap("resize")
     encoded = job.derive(("encoded", model.name, ww, wh), lambda: model.encode(L_work))
     dense, confidence = None, None
     if reference is not None:
@@ -185,7 +189,9 @@ def predict(
     )
     timer.lap("forward")
     job.checkpoint(0.3, "forward")
-    return Prepared(L_full, Y_full, L_work, pred, hints, sx, sy, confidence)
+    return Prepared(
+        functools.partial(lightness_at, raster), L_work, pred, hints, sx, sy, confidence
+    )
 
 
 def colorize(
@@ -200,9 +206,7 @@ def colorize(
     job = job or Job()
     timer = Timer()
     prep = predict(model, raster, points, global_hints, timer, swatch_k > 0, job, reference)
-    layer = render_rgba8(
-        prep.L_work, prep.pred.ab, prep.L_full, prep.Y_full, alpha8(raster), job, (0.3, 1.0)
-    )
+    layer = render_rgba8(prep.L_work, prep.pred.ab, raster, job, (0.3, 1.0))
     timer.lap("upsample")
     swatches = swatches_at(prep, [(p.x, p.y) for p in points], swatch_k) if swatch_k else []
     timer.lap("swatches")

@@ -26,7 +26,7 @@ from PIL import Image as PILImage
 from chromahint_client.protocol import ErrorCode, ProtocolError
 
 from .color import rgb_to_lab
-from .imaging import Raster, luminance, resize_plane
+from .imaging import Raster, lightness, resize_plane
 from .models.base import Colorizer
 
 DESCRIBE_SIDE = 128  # pictures are described at this size (enough for a global look)
@@ -80,7 +80,7 @@ def scores(query: np.ndarray, table: np.ndarray) -> np.ndarray:
 
 
 def raster_plane(raster: Raster) -> np.ndarray:
-    L, _ = luminance(raster)
+    L = lightness(raster)
     return resize_plane(L, DESCRIBE_SIDE, DESCRIBE_SIDE)
 
 

@@ -23,13 +23,13 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
-import msgpack
 import zmq
 
 from chromahint_client import protocol as P
 
+from .framing import pack
 from .jobs import Job
 from .server import Engine, Parsed, error_reply, image_of
 
@@ -49,11 +49,6 @@ class Task:
     def interactive(self) -> bool:
         image = image_of(self.parsed.request)
         return image is None or image.width * image.height <= INTERACTIVE_PIXELS
-
-
-def pack(message: dict) -> bytes:
-    # packb returns bytes (pyright infers Optional from the pure-Python fallback).
-    return cast(bytes, msgpack.packb(message, use_bin_type=True))
 
 
 class Scheduler:

@@ -23,8 +23,9 @@ from chromahint_client import protocol as P
 from chromahint_client.curve import CurveKeys
 from chromahint_client.protocol import ErrorCode
 
+from .framing import pack
 from .jobs import DEFAULT_WORKERS, Job
-from .scheduler import Scheduler, Task, pack
+from .scheduler import Scheduler, Task
 from .security import ServerKeys, allowed_keys, remote_endpoints
 from .server import Engine, error_reply
 

@@ -100,11 +100,7 @@ def suggest_points(prep: Prepared, k: int) -> list[Suggestion]:
         suppress(x2, y2)
         wx, wy = min(int((x2 + 0.5) * STRIDE), w - 1), min(int((y2 + 0.5) * STRIDE), h - 1)
         x, y = (wx + 0.5) / prep.sx, (wy + 0.5) / prep.sy
-        lum = float(
-            prep.L_full[
-                min(int(y), prep.L_full.shape[0] - 1), min(int(x), prep.L_full.shape[1] - 1)
-            ]
-        )
+        lum = prep.lightness_at(x, y)
         rgb = lab_to_srgb8(np.array([lum, *prep.pred.ab[:, wy, wx]], np.float32))
         out.append(
             Suggestion(

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from . import kernels
 from .color import WHITE_D65, XYZ_TO_RGB
 from .models.lab_torch import finv
 from .models.normalize import lightness_unit
@@ -29,54 +29,84 @@ LINEAR_TO_SRGB8 = torch.from_numpy(
 )
 
 
-def _box(x: torch.Tensor) -> torch.Tensor:
-    k = 2 * RADIUS + 1
-    return F.avg_pool2d(x[None], k, 1, RADIUS, count_include_pad=False)[0]
+def _box_axis(x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """Window sums of width 2 * RADIUS + 1 along `axis`, the window clipped at the borders,
+    and how many samples each window held. Shifted adds of a zero-padded copy: a running
+    sum (cumsum) is sequential and 10x slower at working size."""
+    n = x.shape[axis]
+    pad = [(0, 0)] * x.ndim
+    pad[axis] = (RADIUS, RADIUS)
+    padded = np.pad(x, pad)
+
+    def shifted(k: int) -> np.ndarray:
+        return padded[(slice(None),) * axis + (slice(k, k + n),)]
+
+    sums = shifted(0).copy()
+    for k in range(1, 2 * RADIUS + 1):
+        sums += shifted(k)
+    i = np.arange(n)
+    counts = np.minimum(i + RADIUS, n - 1) - np.maximum(i - RADIUS, 0) + 1
+    return sums, np.expand_dims(counts, [d for d in range(x.ndim) if d != axis])
 
 
-def guided_coefficients(
-    guide: torch.Tensor, src: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """guide (h, w) in [0, 1], src (C, h, w) -> mean A and mean B, each (C, h, w)."""
-    g = guide[None]
-    mean_i = _box(g)
-    var_i = _box(g * g) - mean_i * mean_i
-    mean_p = _box(src)
-    cov = _box(src * g) - mean_i * mean_p
-    a = cov / (var_i + EPS)
+def box_mean(x: np.ndarray) -> np.ndarray:
+    """Mean over a (2 * RADIUS + 1)² window of (C, h, w), averaging what lies inside."""
+    rows, n_rows = _box_axis(x, 1)
+    both, n_cols = _box_axis(rows, 2)
+    return both / (n_rows * n_cols)
+
+
+def guided_coefficients(guide: np.ndarray, src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """guide (h, w) in [0, 1], src (C, h, w) -> mean A and mean B, each (C, h, w). The box
+    means are taken together, one stack per pass (each pass costs as much as one plane)."""
+    g = np.asarray(guide, np.float32)[None]
+    p = np.asarray(src, np.float32)
+    c = len(p)
+    means = box_mean(np.concatenate([g, g * g, p, p * g]))
+    mean_i, mean_ii, mean_p, mean_ip = means[:1], means[1:2], means[2 : 2 + c], means[2 + c :]
+    a = (mean_ip - mean_i * mean_p) / (mean_ii - mean_i * mean_i + EPS)
     b = mean_p - a * mean_i
-    return _box(a), _box(b)
+    smooth = box_mean(np.concatenate([a, b]))
+    return smooth[:c], smooth[c:]
 
 
-def taps(n_out: int, n_in: int) -> tuple[torch.Tensor, torch.Tensor]:
+def taps(n_out: int, n_in: int) -> tuple[np.ndarray, np.ndarray]:
     """Pixel-centre aligned bilinear taps (as align_corners=False): index and weight."""
-    pos = ((torch.arange(n_out, dtype=torch.float64) + 0.5) * (n_in / n_out) - 0.5).clamp(
-        0, n_in - 1
-    )
-    i0 = pos.floor().long().clamp(max=max(n_in - 2, 0))
-    return i0, (pos - i0).float()
+    pos = np.clip((np.arange(n_out, dtype=np.float64) + 0.5) * (n_in / n_out) - 0.5, 0, n_in - 1)
+    i0 = np.minimum(np.floor(pos).astype(np.int64), max(n_in - 2, 0))
+    return i0, (pos - i0).astype(np.float32)
 
 
-def guide_maps(L_work: np.ndarray, ab_work: np.ndarray) -> torch.Tensor:
-    """The guided model folded into the Lab -> XYZ step, (4, h, w) at working size: with
-    ab = A * L/100 + B, fx = fy + a/500 = L * Px + Qx and fz = fy - b/200 = L * Pz + Qz,
-    the maps are (Px, Qx, Pz, Qz). A side of 1 is repeated so bilinear taps have two."""
-    guide = torch.from_numpy(lightness_unit(L_work)).float()
-    a_map, b_map = guided_coefficients(guide, torch.from_numpy(ab_work).float())
-    maps = torch.stack(
-        [
-            1 / 116 + a_map[0] / 50000,
-            16 / 116 + b_map[0] / 500,
-            1 / 116 - a_map[1] / 20000,
-            16 / 116 - b_map[1] / 200,
-        ]
-    )
-    h, w = maps.shape[1:]
+def guide_maps(L_work: np.ndarray, ab_work: np.ndarray, compiled: bool = False) -> np.ndarray:
+    """The guided model folded into the Lab -> XYZ step, (4, h, w) float32 at working size:
+    with ab = A * L/100 + B, fx = fy + a/500 = L * Px + Qx and fz = fy - b/200 = L * Pz + Qz,
+    the maps are (Px, Qx, Pz, Qz). A side of 1 is repeated so bilinear taps have two.
+    kernels.guide_maps computes the same, compiled; `compiled` uses it where there is one."""
+    if compiled and kernels.guide_maps is not None:
+        maps = np.empty((4, *np.shape(L_work)), np.float32)
+        kernels.guide_maps(
+            np.ascontiguousarray(L_work, np.float32),
+            np.ascontiguousarray(ab_work, np.float32),
+            RADIUS,
+            EPS,
+            maps,
+        )
+    else:
+        a_map, b_map = guided_coefficients(lightness_unit(L_work), ab_work)
+        maps = np.stack(
+            [
+                1 / 116 + a_map[0] / 50000,
+                16 / 116 + b_map[0] / 500,
+                1 / 116 - a_map[1] / 20000,
+                16 / 116 - b_map[1] / 200,
+            ]
+        ).astype(np.float32)
+    h, w = maps.shape[1], maps.shape[2]
     if w == 1:
-        maps = maps.expand(4, h, 2)
+        maps = np.repeat(maps, 2, axis=2)
     if h == 1:
-        maps = maps.expand(4, 2, maps.shape[2])
-    return maps.contiguous()
+        maps = np.repeat(maps, 2, axis=1)
+    return maps
 
 
 class LayerRenderer:
@@ -84,12 +114,12 @@ class LayerRenderer:
     the torch reference of render.py's fused kernel."""
 
     def __init__(self, L_work: np.ndarray, ab_work: np.ndarray, out_w: int, out_h: int) -> None:
-        maps = guide_maps(L_work, ab_work)
-        xi, xf = taps(out_w, maps.shape[2])
+        maps = torch.from_numpy(guide_maps(L_work, ab_work))
+        xi, xf = (torch.from_numpy(t) for t in taps(out_w, maps.shape[2]))
         rows = maps[:, :, xi] * (1 - xf) + maps[:, :, xi + 1] * xf  # (4, h, W)
         self.rows = rows.contiguous()
         self.step = (rows[:, 1:] - rows[:, :-1]).contiguous()
-        self.yi, self.yf = taps(out_h, maps.shape[1])
+        self.yi, self.yf = (torch.from_numpy(t) for t in taps(out_h, maps.shape[1]))
 
     @torch.inference_mode()
     def strip(self, L: torch.Tensor, Y: torch.Tensor, y0: int) -> torch.Tensor:

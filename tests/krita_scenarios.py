@@ -340,7 +340,7 @@ def live_flow(ctx, s: Session, doc):
     ctx.check("live.swatch_row_per_new_hint", titles == ["Hint 1", "Hint 2", "Hint 3"], titles)
     chroma_checks(ctx, "live", doc.nodeByName("Colorized"), [("c", BLOB_C), ("a", BLOB_A)])
     # The image went once: the engine named it, and live updates sent only its id.
-    from chromahint_client import client as shared_client
+    from chromahint_client import known_images as shared_client
 
     known = any(shared_client._known.values())
     ctx.check("live.image_sent_by_id", known, {k: list(v) for k, v in shared_client._known.items()})

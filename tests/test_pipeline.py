@@ -6,19 +6,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from chromahint import kernels
 from chromahint.color import rgb_to_lab
-from chromahint.imaging import alpha8, decode, luminance, working_shape
+from chromahint.imaging import FORMATS, alpha8, decode, luminance, working_shape
 from chromahint.models.base import Hint, Prediction
 from chromahint.models.levin import LevinColorizer
 from chromahint.pipeline import (
     Prepared,
     Timer,
     _rendered_distinct,
+    plane_lookup,
     predict,
     swatches_at,
     to_working_hints,
 )
-from chromahint.render import fused_available, render_rgba8
+from chromahint.render import render_rgba8
 from chromahint.suggest import suggest_points
 from chromahint_client import protocol as P
 
@@ -57,15 +59,13 @@ def two_tone(w: int = 96, h: int = 64) -> P.Image:
 
 
 def render(raster, prep: Prepared, fused: bool) -> np.ndarray:
-    layer = render_rgba8(
-        prep.L_work, prep.pred.ab, prep.L_full, prep.Y_full, alpha8(raster), fused=fused
-    )
+    layer = render_rgba8(prep.L_work, prep.pred.ab, raster, fused=fused)
     return np.frombuffer(layer, np.uint8).reshape(raster.height, raster.width, 4)
 
 
 @pytest.mark.parametrize("fused", [True, False], ids=["numba", "torch"])
 def test_rendered_layer_keeps_lightness_and_does_not_bleed(fused):
-    assert fused_available()  # numba is a dependency: the fused path must be the one tested
+    assert kernels.available()  # numba is a dependency: the fused path must be the one tested
     raster = decode(two_tone())
     hints = [
         P.Point(20.0, 30.0, (160.0, 40.0, 40.0), 6),
@@ -80,18 +80,33 @@ def test_rendered_layer_keeps_lightness_and_does_not_bleed(fused):
     assert left[0] > left[2] + 20 and right[2] > right[0] + 20
 
 
-def test_fused_render_matches_the_torch_reference():
-    rng = np.random.default_rng(3)
+def random_image(fmt: str, w: int, h: int, seed: int = 3) -> P.Image:
+    channels, dtype, top = FORMATS[fmt]
+    rng = np.random.default_rng(seed)
+    if dtype.endswith("f4"):
+        data = rng.uniform(-0.1, 1.1, (h, w, channels)).astype(dtype)  # out of range too
+    else:
+        data = rng.integers(0, int(top) + 1, (h, w, channels)).astype(dtype)
+    return P.Image(w, h, fmt, data.tobytes())
+
+
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_fused_render_matches_the_torch_reference(fmt):
+    """The kernel reads lightness, luminance and alpha from the pixel codes of every wire
+    format; the torch path decodes them to float planes first."""
     h, w = 90, 130
-    img = P.Image(w, h, "rgba8", rng.integers(0, 256, (h, w, 4), dtype=np.uint8).tobytes())
-    raster = decode(img)
+    raster = decode(random_image(fmt, w, h))
     prep = predict(
         LevinColorizer(), raster, [P.Point(10.0, 10.0, (200.0, 40.0, 40.0), 4)], None, Timer()
     )
-    prep.pred.ab[:] = rng.normal(0, 50, prep.pred.ab.shape)  # strong, out-of-gamut chroma
+    prep.pred.ab[:] = np.random.default_rng(4).normal(0, 50, prep.pred.ab.shape)  # strong chroma
     a, b = render(raster, prep, True), render(raster, prep, False)
     assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
-    assert np.array_equal(a[..., 3], np.frombuffer(img.data, np.uint8).reshape(h, w, 4)[..., 3])
+    alpha = alpha8(raster)
+    want = np.full((h, w), 255, np.uint8) if alpha is None else alpha
+    assert np.abs(a[..., 3].astype(int) - want).max() <= (1 if fmt == "rgbaf32" else 0)
+    L_out = rgb_to_lab(a[..., :3] / 255.0)[..., 0]
+    assert np.abs(L_out - luminance(raster)[0]).max() < 1.0
 
 
 def test_swatches_and_suggestions_from_a_distribution():
@@ -104,7 +119,7 @@ def test_swatches_and_suggestions_from_a_distribution():
     ab = np.zeros((2, h, w), np.float32)
     ab[0, :, :24], ab[1, :, :24] = 40.0, 30.0  # the layer shows bin 0's colour on the left
     pred = Prediction(ab=ab, probs=probs, bins=bins)
-    prep = Prepared(L, L / 100, L, pred, [Hint(5.0, 5.0, (40.0, 30.0), 1)], 1.0, 1.0)
+    prep = Prepared(plane_lookup(L), L, pred, [Hint(5.0, 5.0, (40.0, 30.0), 1)], 1.0, 1.0)
     (row,) = swatches_at(prep, [(10.0, 10.0)], k=2)
     # The shown colour leads (with the top bin's mass, merged with that bin), then bin 1.
     assert [s.p for s in row] == pytest.approx([1.4 / 1.7, 0.3 / 1.7], abs=1e-5)
@@ -120,7 +135,7 @@ def _uniform_prep(L: np.ndarray, hints: list[Hint]) -> Prepared:
     probs = np.full((2, h, w), 0.5, np.float32)
     bins = np.array([[30.0, 0.0], [-30.0, 0.0]], np.float32)
     pred = Prediction(ab=np.zeros((2, h, w), np.float32), probs=probs, bins=bins)
-    return Prepared(L, L / 100, L, pred, hints, 1.0, 1.0)
+    return Prepared(plane_lookup(L), L, pred, hints, 1.0, 1.0)
 
 
 def test_suggestions_go_where_a_hint_travels_far_and_no_hint_reaches_yet():

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import torch
 
-from chromahint.color import RGB_TO_XYZ, WHITE_D65, XYZ_TO_RGB
-
-_EPS = 0.008856
-_KAPPA = 7.787
+from chromahint.color import LAB_EPSILON, LAB_KAPPA, RGB_TO_XYZ, WHITE_D65, XYZ_TO_RGB
 
 
 def _f(t: torch.Tensor) -> torch.Tensor:
-    return torch.where(t > _EPS, t.clamp_min(1e-12).pow(1.0 / 3.0), _KAPPA * t + 16.0 / 116.0)
+    return torch.where(
+        t > LAB_EPSILON, t.clamp_min(1e-12).pow(1.0 / 3.0), LAB_KAPPA * t + 16.0 / 116.0
+    )
 
 
 _DELTA = 6.0 / 29.0  # f() switches from cube to linear below this

@@ -19,7 +19,7 @@ import torch
 
 from chromahint.models.base import Hint
 from chromahint.models.registry import load_models
-from chromahint.pipeline import Prepared
+from chromahint.pipeline import Prepared, plane_lookup
 from chromahint.suggest import suggest_points
 from chromahint.train.data import default_data_dir, read_tar_images
 from chromahint.train.evaluate_photo import PATCH, psnr, split_lab, sweep_hints
@@ -41,7 +41,7 @@ def suggested_run(model, rgb8: np.ndarray) -> dict[int, float]:
     out = {}
     for n in range(1, max(COUNTS) + 1):
         pred = model.predict(L, hints)
-        prep = Prepared(L, L, L, pred, hints, 1.0, 1.0)
+        prep = Prepared(plane_lookup(L), L, pred, hints, 1.0, 1.0)
         best = suggest_points(prep, 1)
         if best:
             hints.append(patch_hint(ab, best[0].x, best[0].y))

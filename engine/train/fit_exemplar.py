@@ -28,7 +28,7 @@ from PIL import Image as PILImage
 
 from chromahint import exemplar, references
 from chromahint.color import rgb_to_lab
-from chromahint.imaging import decode, luminance, resize_plane, working_shape
+from chromahint.imaging import decode, lightness, resize_plane, working_shape
 from chromahint.train.data import default_data_dir, read_tar_images
 from chromahint.train.evaluate_exemplar import best_case, image, learned_photo
 from chromahint.train.evaluate_photo import psnr, split_lab
@@ -115,7 +115,7 @@ def main() -> None:
         rgb = square_long_side(rgb, model.working_size)
         raster = decode(image(rgb))
         ww, wh = working_shape(raster.width, raster.height, model.working_size)
-        L = resize_plane(luminance(raster)[0], ww, wh)
+        L = resize_plane(lightness(raster), ww, wh)
         encoded = model.encode(L)
         refs = {"top1": photos[top1], "random": photos[int(rng.integers(len(photos)))]}
         refs["best"] = best_case(rgb, rng)
@@ -173,10 +173,8 @@ def main() -> None:
     kinds = ("top1", "best", "random")
     scores = {k: {name: [] for name in ["automatic", *rules]} for k in kinds}
     for rgb, L, encoded, refs, gt in checks:
-        lightness, _ = split_lab(rgb)
-        auto = psnr(
-            rgb, lightness, model.predict(L, [], None, with_probs=False, encoded=encoded).ab
-        )
+        L_true, _ = split_lab(rgb)
+        auto = psnr(rgb, L_true, model.predict(L, [], None, with_probs=False, encoded=encoded).ab)
         for kind in kinds:
             scores[kind]["automatic"].append(auto)
             ref_lab = exemplar.reference_lab(decode(image(refs[kind])), model.working_size)
@@ -191,7 +189,7 @@ def main() -> None:
                     p = rule(c, p_fit)
                 dense = exemplar.dense_hints(c, p, L.shape)
                 pred = model.predict(L, [], None, with_probs=False, encoded=encoded, dense=dense)
-                scores[kind][name].append(psnr(rgb, lightness, pred.ab))
+                scores[kind][name].append(psnr(rgb, L_true, pred.ab))
     auto_mean = np.mean(scores["top1"]["automatic"])
     print(
         f"\nCheck, {len(checks)} odd targets of {TARGET_SHARD}: PSNR dB minus automatic "
