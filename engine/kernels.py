@@ -44,6 +44,19 @@ def code_tables(dtype: np.dtype, channels: int) -> tuple[np.ndarray, np.ndarray,
     return to_linear, gray_lightness if channels == 1 else _LIGHTNESS_OF_Y, alpha_div
 
 
+def _pixel_luminance(src, row, x, to_linear, luma):  # pragma: no cover
+    """Relative luminance in [0, 1] of colour pixel (row, x) of src (integer codes)."""
+    v = (
+        luma[0] * to_linear[src[row, x, 0]]
+        + luma[1] * to_linear[src[row, x, 1]]
+        + luma[2] * to_linear[src[row, x, 2]]
+    )
+    return min(max(v, np.float32(0.0)), np.float32(1.0))
+
+
+_luminance = numba.njit(inline="always")(_pixel_luminance) if numba is not None else None
+
+
 def _render_rows(
     maps, xi, xf, yi, yf, src, src_y0, to_linear, to_lightness, luma, alpha_div, m, lut, out, y0, y1
 ):  # pragma: no cover
@@ -96,12 +109,7 @@ def _render_rows(
                 lum_row[x] = to_lightness[src[row, x, 0]]
         else:
             for x in range(width):
-                v = (
-                    luma[0] * to_linear[src[row, x, 0]]
-                    + luma[1] * to_linear[src[row, x, 1]]
-                    + luma[2] * to_linear[src[row, x, 2]]
-                )
-                v = min(max(v, zero), one)
+                v = _luminance(src, row, x, to_linear, luma)  # pyright: ignore[reportOptionalCall]
                 lin_row[x] = v
                 lum_row[x] = to_lightness[np.int32(v * scale + rounding)]
         for x in range(width):
@@ -159,12 +167,7 @@ def _shrink_rows(
                 line[x] = to_lightness[src[row, x, 0]]
         else:
             for x in range(width_in):
-                v = (
-                    luma[0] * to_linear[src[row, x, 0]]
-                    + luma[1] * to_linear[src[row, x, 1]]
-                    + luma[2] * to_linear[src[row, x, 2]]
-                )
-                v = min(max(v, np.float32(0.0)), np.float32(1.0))
+                v = _luminance(src, row, x, to_linear, luma)  # pyright: ignore[reportOptionalCall]
                 line[x] = to_lightness[np.int32(v * scale + rounding)]
         for o in range(width):
             s = 0.0
