@@ -191,8 +191,9 @@ class Engine:
     def op_suggest_points(self, req: P.SuggestPointsRequest, job: Job) -> P.SuggestPointsReply:
         raster = job.derive("raster", lambda: decode(req.image))
         timer = Timer()
-        prep = predict(self._photo(), raster, req.points, req.global_hints, timer, True, job)
-        points = suggest_points(prep, req.k)
+        model = self._photo()
+        prep = predict(model, raster, req.points, req.global_hints, timer, True, job)
+        points = suggest_points(prep, req.k, getattr(model, "hint_value", None))
         timer.lap("suggest")
         return P.SuggestPointsReply(points, timer.ms, job.image_id)
 

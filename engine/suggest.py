@@ -1,14 +1,16 @@
-"""Where a hint would help most on a photo: expected error, gathered as far as a hint travels.
+"""Where a hint would help most on a photo.
 
-None of the four papers offers this for photos. Each pixel's value is the expected squared
-ab error of the colour the model shows there, under its own colour distribution (for a model
-without one, the distance to the nearest hint); what existing hints already reach counts
-less. A candidate's score is that value gathered over the area a hint placed there would
-reach through the photo model's edge-aware propagation (propagate.reach_filter along the
-lightness, with the model's sigmas), so a large uncertain object beats a small uncertain
-patch and a hint is not spent where an edge would stop it. Points are picked greedily, each
-one keeping its surroundings (and those of existing hints) free of further picks.
-Measured against random hints in docs/benchmarks.md (evaluate_suggest).
+None of the four papers offers this for photos. The hand-made score: each pixel's value is
+the expected squared ab error of the colour the model shows there, under its own colour
+distribution (for a model without one, the distance to the nearest hint), squared, and
+less where existing hints already reach; a candidate's score is that value gathered over
+the area a hint placed there would reach through the photo model's edge-aware propagation
+(propagate.reach_filter along the lightness, with the model's sigmas). Where the photo
+model ships a hint-value head (models/hint_value.py, trained on the true gains of hints on
+training photos), the head ranks the places instead, reading that score among its inputs.
+Points are picked greedily, each one keeping its surroundings (and those of existing hints)
+free of further picks. Measured against random hints in docs/benchmarks.md
+(evaluate_suggest).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from chromahint_client.protocol import Suggestion
 
 from .models import propagate
 from .models.base import rasterize_hints
+from .models.hint_value import HintValue
 from .models.photo_prop import SIGMA_R, SIGMA_S
 from .pipeline import Prepared
 from .upsample import lab_to_srgb8
@@ -63,23 +66,39 @@ def _own_weight() -> float:
     return float(propagate.recursive_filter(impulse, flat, flat, SIGMA_S)[..., n // 2, n // 2])
 
 
-def scores(prep: Prepared) -> np.ndarray:
-    """(ceil(h/2), ceil(w/2)) candidate scores at stride 2."""
-    value = expected_error(prep)[None, None].float() ** ERROR_POWER
-    h, w = value.shape[-2:]
+def hint_reach(prep: Prepared) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(dist_x, dist_y, reached) on the stride-2 grid: the propagation's link distances
+    along the lightness, and how much of a hint's own weight the existing hints bring to
+    each place (1 at a hint)."""
+    h, w = prep.L_work.shape
     L = torch.from_numpy(np.ascontiguousarray(prep.L_work, np.float32))[None, None]
     _, mask = rasterize_hints(prep.hints, h, w)
     pool = functools.partial(F.avg_pool2d, kernel_size=STRIDE, ceil_mode=True)
-    L2, value2, mask2 = pool(L), pool(value), pool(torch.from_numpy(mask)[None])
+    L2, mask2 = pool(L), pool(torch.from_numpy(mask)[None])
     step_x, step_y = propagate.link_steps(propagate.smooth3(L2) * (SIGMA_S / SIGMA_R))
     dist_x, dist_y = 1.0 + step_x, 1.0 + step_y
     reached = propagate.recursive_filter(mask2, dist_x, dist_y, SIGMA_S) / _own_weight()
-    value2 = value2 * torch.exp(-reached)
-    return propagate.reach_filter(value2, dist_x, dist_y, SIGMA_S)[0, 0].numpy()
+    return dist_x, dist_y, reached
 
 
-def suggest_points(prep: Prepared, k: int) -> list[Suggestion]:
-    score = scores(prep).copy()
+def scores(prep: Prepared, value_net: HintValue | None = None) -> np.ndarray:
+    """(ceil(h/2), ceil(w/2)) candidate scores at stride 2: the hand-made score, or where
+    the photo model has a hint-value head (and a colour distribution), the head's ranking
+    (as exp, so scores stay positive)."""
+    dist_x, dist_y, reached = hint_reach(prep)
+    expected = expected_error(prep)
+    value = F.avg_pool2d(expected[None, None].float() ** ERROR_POWER, STRIDE, ceil_mode=True)
+    gathered = propagate.reach_filter(value * torch.exp(-reached), dist_x, dist_y, SIGMA_S)
+    probs = prep.pred.probs
+    if value_net is None or probs is None or len(probs) != value_net.bins:
+        return gathered[0, 0].numpy()
+    learned = value_net.score(prep.L_work, prep.pred, expected, reached, gathered)
+    learned = F.interpolate(learned[None, None], size=gathered.shape[-2:], mode="bilinear")
+    return torch.exp((learned - learned.max()).clamp_min(-80.0))[0, 0].numpy()
+
+
+def suggest_points(prep: Prepared, k: int, value_net: HintValue | None = None) -> list[Suggestion]:
+    score = scores(prep, value_net).copy()
     h2, w2 = score.shape
     _, h, w = prep.pred.ab.shape
     ys, xs = np.mgrid[0:h2, 0:w2]

@@ -83,7 +83,7 @@ def guide_maps(L_work: np.ndarray, ab_work: np.ndarray, compiled: bool = False) 
     the maps are (Px, Qx, Pz, Qz). A side of 1 is repeated so bilinear taps have two.
     kernels.guide_maps computes the same, compiled; `compiled` uses it where there is one."""
     if compiled and kernels.guide_maps is not None:
-        maps = np.empty((4, *np.shape(L_work)), np.float32)
+        maps: np.ndarray = np.empty((4, *np.shape(L_work)), np.float32)
         kernels.guide_maps(
             np.ascontiguousarray(L_work, np.float32),
             np.ascontiguousarray(ab_work, np.float32),

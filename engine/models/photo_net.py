@@ -27,6 +27,7 @@ from chromahint.models.ab_bins import gamut_bins, histogram
 from chromahint.models.base import DenseHints, GlobalHints, Hint, Prediction, rasterize_hints
 from chromahint.models.effnet_lite import TAP_CHANNELS, LiteEncoder, MBConv
 from chromahint.models.hint_fill import push_pull
+from chromahint.models.hint_value import HintValue
 from chromahint.models.layers import conv_bn
 from chromahint.models.normalize import AB_SCALE, ab_unit, lightness_centred
 from chromahint.models.photo_trunk import Pair, PhotoTrunk, Taps, pad_lightness, up_to, zero_init
@@ -110,6 +111,7 @@ class PhotoColorizer:
 
     learned = True
     working_size = 256
+    hint_value: HintValue | None = None  # photo-net-v2's head for suggest_points, if shipped
 
     def __init__(self, net: nn.Module, device: str, half: bool | None = None) -> None:
         self.name = str(net.name)

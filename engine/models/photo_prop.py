@@ -15,6 +15,7 @@ spreading is structure, and learning supplies what structure cannot:
 
 from __future__ import annotations
 
+import logging
 import pathlib
 from typing import cast
 
@@ -22,12 +23,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from chromahint.models import propagate
+from chromahint.models import hint_value, propagate
 from chromahint.models.effnet_lite import TAP_CHANNELS
 from chromahint.models.layers import conv_bn
 from chromahint.models.normalize import AB_SCALE, ab_unit, lightness_centred
 from chromahint.models.photo_net import PhotoColorizer, PhotoNet, load_state
 from chromahint.models.photo_trunk import Pair, PhotoTrunk, Taps, up_to, zero_init
+
+log = logging.getLogger(__name__)
 
 NAME = "photo-net-v2"
 # Domain transform at stride 2: spatial reach in stride-2 pixels and the lightness step
@@ -119,4 +122,11 @@ def load(weights_path: pathlib.Path, device: str) -> PhotoColorizer:
     state = load_state(pathlib.Path(weights_path))
     net = PhotoPropNet(state["bins"].numpy())
     net.load_state_dict(state)
-    return PhotoColorizer(net, device)
+    colorizer = PhotoColorizer(net, device)
+    value_path = pathlib.Path(weights_path).parent / hint_value.WEIGHTS
+    if value_path.is_file():  # where a hint helps most (suggest_points), trained for this net
+        try:
+            colorizer.hint_value = hint_value.load(value_path)
+        except Exception as e:  # suggestions fall back to the hand-made score
+            log.warning("could not load %s (%s): suggest_points uses its own score", value_path, e)
+    return colorizer
