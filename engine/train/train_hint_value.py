@@ -19,6 +19,7 @@ into weights/ only when evaluate_suggest shows it better.
 from __future__ import annotations
 
 import argparse
+import math
 import pathlib
 import time
 
@@ -179,7 +180,7 @@ def main() -> None:
     deadline = time.monotonic() + 60 * args.minutes
     while epoch < args.epochs and time.monotonic() < deadline:
         for group in opt.param_groups:
-            group["lr"] = args.lr * 0.5 * (1.0 + np.cos(np.pi * epoch / args.epochs))
+            group["lr"] = args.lr * 0.5 * (1.0 + math.cos(math.pi * epoch / args.epochs))
         net.train()
         total = 0.0
         for step, i in enumerate(rng.permutation(len(train)), 1):
