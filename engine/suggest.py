@@ -9,7 +9,7 @@ the area a hint placed there would reach through the photo model's edge-aware pr
 model ships a hint-value head (models/hint_value.py, trained on the true gains of hints on
 training photos), the head ranks the places instead, reading that score among its inputs.
 Points are picked greedily, each one keeping its surroundings (and those of existing hints)
-free of further picks. Measured against random hints in docs/benchmarks.md
+free of further picks and damping the scores of what it will reach. Measured against random hints in docs/benchmarks.md
 (evaluate_suggest).
 """
 
@@ -85,20 +85,28 @@ def scores(prep: Prepared, value_net: HintValue | None = None) -> np.ndarray:
     """(ceil(h/2), ceil(w/2)) candidate scores at stride 2: the hand-made score, or where
     the photo model has a hint-value head (and a colour distribution), the head's ranking
     (as exp, so scores stay positive)."""
+    return _scores(prep, value_net)[0]
+
+
+def _scores(
+    prep: Prepared, value_net: HintValue | None
+) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
+    """(scores, dist_x, dist_y): the scores and the propagation's link distances."""
     dist_x, dist_y, reached = hint_reach(prep)
     expected = expected_error(prep)
     value = F.avg_pool2d(expected[None, None].float() ** ERROR_POWER, STRIDE, ceil_mode=True)
     gathered = propagate.reach_filter(value * torch.exp(-reached), dist_x, dist_y, SIGMA_S)
     probs = prep.pred.probs
     if value_net is None or probs is None or len(probs) != value_net.bins:
-        return gathered[0, 0].numpy()
+        return gathered[0, 0].numpy(), dist_x, dist_y
     learned = value_net.score(prep.L_work, prep.pred, expected, reached, gathered)
     learned = F.interpolate(learned[None, None], size=gathered.shape[-2:], mode="bilinear")
-    return torch.exp((learned - learned.max()).clamp_min(-80.0))[0, 0].numpy()
+    return torch.exp((learned - learned.max()).clamp_min(-80.0))[0, 0].numpy(), dist_x, dist_y
 
 
 def suggest_points(prep: Prepared, k: int, value_net: HintValue | None = None) -> list[Suggestion]:
-    score = scores(prep, value_net).copy()
+    score, dist_x, dist_y = _scores(prep, value_net)
+    score = score.copy()
     h2, w2 = score.shape
     _, h, w = prep.pred.ab.shape
     ys, xs = np.mgrid[0:h2, 0:w2]
@@ -117,6 +125,14 @@ def suggest_points(prep: Prepared, k: int, value_net: HintValue | None = None) -
         y2, x2 = divmod(i, w2)
         value = float(score[y2, x2])
         suppress(x2, y2)
+        if len(out) + 1 < k:
+            # The scores knew only the hints sent: what this pick will reach counts less for
+            # the next, as an existing hint's reach does, so one object gets one point.
+            impulse = torch.zeros(1, 1, h2, w2)
+            impulse[..., y2, x2] = 1.0
+            reach = propagate.recursive_filter(impulse, dist_x, dist_y, SIGMA_S) / _own_weight()
+            keep = np.isfinite(score)
+            score[keep] *= np.exp(-reach[0, 0].numpy()[keep])
         wx, wy = min(int((x2 + 0.5) * STRIDE), w - 1), min(int((y2 + 0.5) * STRIDE), h - 1)
         x, y = (wx + 0.5) / prep.sx, (wy + 0.5) / prep.sy
         lum = prep.lightness_at(x, y)

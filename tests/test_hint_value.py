@@ -99,3 +99,22 @@ def test_the_head_loads_beside_the_photo_model_and_a_bad_file_is_skipped(tmp_pat
     shutil.copy(shipped / hint_value.WEIGHTS, tmp_path / hint_value.WEIGHTS)
     head = photo_prop.load(weights, "cpu").hint_value
     assert head is not None and head.bins == 258
+
+
+class _Bump(_Peaked):
+    """A head that ranks places by their distance from one place, gently."""
+
+    def score(self, L, pred, expected, reached, gathered):
+        h, w = L.shape
+        ys, xs = torch.meshgrid(torch.arange(-(-h // 4)), torch.arange(-(-w // 4)), indexing="ij")
+        return -torch.hypot((xs - self.x4).float(), (ys - self.y4).float()) / 20.0
+
+
+def test_several_points_in_one_call_spread_over_the_picture():
+    # Places ranked lower the further from one: the first point goes there, and the next
+    # ones do not crowd around it (what the first will reach counts less for them).
+    prep = _prep(96, 160)
+    first, *rest = suggest.suggest_points(prep, 3, _Bump(20, 12))
+    assert np.hypot(first.x - 82, first.y - 50) < 4
+    radius = suggest.EXCLUSION_FRACTION * 160
+    assert all(np.hypot(p.x - first.x, p.y - first.y) > 3 * radius for p in rest)
