@@ -9,8 +9,8 @@ the area a hint placed there would reach through the photo model's edge-aware pr
 model ships a hint-value head (models/hint_value.py, trained on the true gains of hints on
 training photos), the head ranks the places instead, reading that score among its inputs.
 Points are picked greedily, each one keeping its surroundings (and those of existing hints)
-free of further picks and damping the scores of what it will reach. Measured against random hints in docs/benchmarks.md
-(evaluate_suggest).
+free of further picks and damping the scores of what it will reach. Measured against random
+hints in docs/benchmarks.md (evaluate_suggest).
 """
 
 from __future__ import annotations
