@@ -16,6 +16,7 @@ hints in docs/benchmarks.md (evaluate_suggest).
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -66,10 +67,18 @@ def _own_weight() -> float:
     return float(propagate.recursive_filter(impulse, flat, flat, SIGMA_S)[..., n // 2, n // 2])
 
 
-def hint_reach(prep: Prepared) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(dist_x, dist_y, reached) on the stride-2 grid: the propagation's link distances
-    along the lightness, and how much of a hint's own weight the existing hints bring to
-    each place (1 at a hint)."""
+@dataclass
+class HandMade:
+    """The hand-made score and what it is made of, on the stride-2 grid (1, 1, h2, w2)."""
+
+    dist_x: torch.Tensor  # the propagation's link distances along the lightness
+    dist_y: torch.Tensor
+    reached: torch.Tensor  # how much of a hint's own weight the hints sent bring (1 at one)
+    expected: torch.Tensor  # (h, w) the colour distribution's expected squared error
+    gathered: torch.Tensor  # the score itself
+
+
+def hand_made(prep: Prepared) -> HandMade:
     h, w = prep.L_work.shape
     L = torch.from_numpy(np.ascontiguousarray(prep.L_work, np.float32))[None, None]
     _, mask = rasterize_hints(prep.hints, h, w)
@@ -78,35 +87,30 @@ def hint_reach(prep: Prepared) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor
     step_x, step_y = propagate.link_steps(propagate.smooth3(L2) * (SIGMA_S / SIGMA_R))
     dist_x, dist_y = 1.0 + step_x, 1.0 + step_y
     reached = propagate.recursive_filter(mask2, dist_x, dist_y, SIGMA_S) / _own_weight()
-    return dist_x, dist_y, reached
+    expected = expected_error(prep)
+    value = pool(expected[None, None].float() ** ERROR_POWER)
+    gathered = propagate.reach_filter(value * torch.exp(-reached), dist_x, dist_y, SIGMA_S)
+    return HandMade(dist_x, dist_y, reached, expected, gathered)
 
 
-def scores(prep: Prepared, value_net: HintValue | None = None) -> np.ndarray:
+def scores(
+    prep: Prepared, value_net: HintValue | None = None, made: HandMade | None = None
+) -> np.ndarray:
     """(ceil(h/2), ceil(w/2)) candidate scores at stride 2: the hand-made score, or where
     the photo model has a hint-value head (and a colour distribution), the head's ranking
     (as exp, so scores stay positive)."""
-    return _scores(prep, value_net)[0]
-
-
-def _scores(
-    prep: Prepared, value_net: HintValue | None
-) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
-    """(scores, dist_x, dist_y): the scores and the propagation's link distances."""
-    dist_x, dist_y, reached = hint_reach(prep)
-    expected = expected_error(prep)
-    value = F.avg_pool2d(expected[None, None].float() ** ERROR_POWER, STRIDE, ceil_mode=True)
-    gathered = propagate.reach_filter(value * torch.exp(-reached), dist_x, dist_y, SIGMA_S)
+    made = made or hand_made(prep)
     probs = prep.pred.probs
     if value_net is None or probs is None or len(probs) != value_net.bins:
-        return gathered[0, 0].numpy(), dist_x, dist_y
-    learned = value_net.score(prep.L_work, prep.pred, expected, reached, gathered)
-    learned = F.interpolate(learned[None, None], size=gathered.shape[-2:], mode="bilinear")
-    return torch.exp((learned - learned.max()).clamp_min(-80.0))[0, 0].numpy(), dist_x, dist_y
+        return made.gathered[0, 0].numpy()
+    learned = value_net.score(prep.L_work, prep.pred, made.expected, made.reached, made.gathered)
+    learned = F.interpolate(learned[None, None], size=made.gathered.shape[-2:], mode="bilinear")
+    return torch.exp((learned - learned.max()).clamp_min(-80.0))[0, 0].numpy()
 
 
 def suggest_points(prep: Prepared, k: int, value_net: HintValue | None = None) -> list[Suggestion]:
-    score, dist_x, dist_y = _scores(prep, value_net)
-    score = score.copy()
+    made = hand_made(prep)
+    score = scores(prep, value_net, made).copy()
     h2, w2 = score.shape
     _, h, w = prep.pred.ab.shape
     ys, xs = np.mgrid[0:h2, 0:w2]
@@ -130,7 +134,8 @@ def suggest_points(prep: Prepared, k: int, value_net: HintValue | None = None) -
             # the next, as an existing hint's reach does, so one object gets one point.
             impulse = torch.zeros(1, 1, h2, w2)
             impulse[..., y2, x2] = 1.0
-            reach = propagate.recursive_filter(impulse, dist_x, dist_y, SIGMA_S) / _own_weight()
+            reach = propagate.recursive_filter(impulse, made.dist_x, made.dist_y, SIGMA_S)
+            reach = reach / _own_weight()
             keep = np.isfinite(score)
             score[keep] *= np.exp(-reach[0, 0].numpy()[keep])
         wx, wy = min(int((x2 + 0.5) * STRIDE), w - 1), min(int((y2 + 0.5) * STRIDE), h - 1)

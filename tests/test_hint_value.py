@@ -27,10 +27,8 @@ def _prep(h: int = 40, w: int = 56, hints: tuple[Hint, ...] = ()) -> Prepared:
 
 def test_inputs_are_at_stride_4_with_every_channel():
     prep = _prep(hints=(Hint(10.0, 10.0, (20.0, 5.0), 6),))
-    _, _, reached = suggest.hint_reach(prep)
-    gathered = torch.from_numpy(suggest.scores(prep))
-    expected = suggest.expected_error(prep)
-    x = hint_value.head_inputs(prep.L_work, prep.pred, expected, reached, gathered)
+    made = suggest.hand_made(prep)
+    x = hint_value.head_inputs(prep.L_work, prep.pred, made.expected, made.reached, made.gathered)
     assert x.shape == (1, 3 + hint_value.EXTRA_CHANNELS, 10, 14)
     assert torch.isfinite(x).all()
     # The hints' reach channel is highest near the hint, the hand-made score lowest there.
@@ -45,14 +43,13 @@ def test_weights_round_trip_through_safetensors(tmp_path):
     loaded = hint_value.load(path)
     assert loaded.bins == 3
     prep = _prep()
-    _, _, reached = suggest.hint_reach(prep)
-    gathered = torch.from_numpy(suggest.scores(prep))
-    score = loaded.score(prep.L_work, prep.pred, suggest.expected_error(prep), reached, gathered)
+    made = suggest.hand_made(prep)
+    score = loaded.score(prep.L_work, prep.pred, made.expected, made.reached, made.gathered)
     assert score.shape == (10, 14) and torch.isfinite(score).all()
     with torch.no_grad():
         want = net(
             hint_value.head_inputs(
-                prep.L_work, prep.pred, suggest.expected_error(prep), reached, gathered
+                prep.L_work, prep.pred, made.expected, made.reached, made.gathered
             )
         )[0, 0]
     assert torch.allclose(score, want, atol=1e-2)  # fp16 weights

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from chromahint.imaging import working_shape
 from chromahint.models import hint_value
 from chromahint.models.base import Hint
 from chromahint.models.hint_value import HintValue
@@ -28,14 +29,12 @@ from chromahint.train.data import default_data_dir, read_tar_images
 from chromahint.train.evaluate_photo import PATCH, psnr, split_lab, sweep_hints
 
 COUNTS = tuple(range(1, 11))
-WORKING = 256  # the engine's working size (long side)
 
 
-def at_working_size(rgb8: np.ndarray) -> np.ndarray:
-    """The photo as the engine sees it: long side WORKING (photos-val already is)."""
+def at_working_size(rgb8: np.ndarray, working_size: int) -> np.ndarray:
+    """The photo as the engine sees it, resized to its working size (photos-val already is)."""
     h, w = rgb8.shape[:2]
-    scale = WORKING / max(h, w)
-    size = (max(PATCH, round(w * scale)), max(PATCH, round(h * scale)))
+    size = working_shape(w, h, working_size)
     if size == (w, h):
         return rgb8
     return np.asarray(Image.fromarray(rgb8).resize(size, Image.Resampling.BILINEAR))
@@ -53,14 +52,15 @@ def suggested_run(model, rgb8: np.ndarray, value_net: HintValue | None) -> dict[
     L, ab = split_lab(rgb8)
     hints: list[Hint] = []
     out = {}
+    pred = model.predict(L, hints)
     for n in range(1, max(COUNTS) + 1):
-        pred = model.predict(L, hints)
         prep = Prepared(plane_lookup(L), L, pred, hints, 1.0, 1.0)
         best = suggest_points(prep, 1, value_net)
         if best:
             hints.append(patch_hint(ab, best[0].x, best[0].y))
+        pred = model.predict(L, hints)  # scored here, and the next round suggests from it
         if n in COUNTS:
-            out[n] = psnr(rgb8, L, model.predict(L, hints).ab)
+            out[n] = psnr(rgb8, L, pred.ab)
     return out
 
 
@@ -106,7 +106,7 @@ def main() -> None:
     elif args.hint_value != "shipped":
         value_net = hint_value.load(pathlib.Path(args.hint_value))
     read = read_tar_images(args.data / args.tar, args.skip + args.limit)[args.skip :]
-    images = [at_working_size(rgb) for _, rgb in read]
+    images = [at_working_size(rgb, model.working_size) for _, rgb in read]
     t0 = time.perf_counter()
     sug = {n: [] for n in COUNTS}
     rnd = {n: [] for n in COUNTS}

@@ -81,16 +81,15 @@ def gains(model, L: np.ndarray, ab: np.ndarray, hints: list, places: np.ndarray,
 def sample(model, rgb8: np.ndarray, rng: np.random.Generator) -> Sample:
     """(inputs (1, C, h, w) fp16, places' stride-4 cells (K, 2) as (row, col), their gains
     (K,), the hand-made score at those cells (K,))."""
-    L, ab = split_lab(at_working_size(rgb8))
+    L, ab = split_lab(at_working_size(rgb8, model.working_size))
     n = int(rng.integers(0, MAX_HINTS + 1))
     hints = (sweep_hints if rng.random() < 0.5 else uniform_hints)(ab, n, rng)
     enc = model.encode(L)
     pred = model.predict(L, hints, encoded=enc)
     prep = Prepared(plane_lookup(L), L, pred, hints, 1.0, 1.0)
-    _, _, reached = suggest.hint_reach(prep)
-    expected = suggest.expected_error(prep)
-    gathered = torch.from_numpy(suggest.scores(prep))
-    x = head_inputs(L, pred, expected, reached, gathered)
+    made = suggest.hand_made(prep)
+    x = head_inputs(L, pred, made.expected, made.reached, made.gathered)
+    gathered = made.gathered[0, 0]
     places = candidate_places(L.shape[0], L.shape[1], rng)
     before = float(((pred.ab - ab) ** 2).sum(0).mean())
     gain = before - gains(model, L, ab, hints, places, enc)
