@@ -61,7 +61,9 @@ def live(c: Client, image: P.Image, repeats: int) -> tuple[float, float]:
     c.colorize(P.ColorizeRequest(image, hints(w, h, 3)))  # sends the image; the id is known
     totals, forwards = [], []
     for i in range(repeats):
-        seconds, reply = timed(c, P.ColorizeRequest(image, hints(w, h, 4 + i)))
+        # A fresh copy each time, as a plug-in reads the canvas again for each update.
+        again = P.Image(w, h, image.format, bytes(bytearray(image.data)))
+        seconds, reply = timed(c, P.ColorizeRequest(again, hints(w, h, 4 + i)))
         totals.append(seconds)
         forwards.append(reply.timing_ms["forward"] / 1e3)
     return statistics.median(totals), statistics.median(forwards)

@@ -61,6 +61,30 @@ def test_image_id_round_trip_gives_the_same_layer(engine):
     assert sw["ok"] and sw["image_id"] == first.image_id and len(sw["swatches"]) == 1
 
 
+def test_a_resent_image_is_hashed_only_when_its_bytes_changed(engine, monkeypatch):
+    """Live mode resends the same picture: the client compares it with the last one it
+    sent instead of hashing it again, and an edit the fingerprint does not see (one
+    unsampled byte) is still hashed, sent and named by its own id."""
+    hashed = []
+    real = P.image_id
+    monkeypatch.setattr(P, "image_id", lambda image: hashed.append(1) or real(image))
+    image = photo(640, 400, seed=7)
+    copy = P.Image(640, 400, "gray8", bytes(bytearray(image.data)))  # equal, another object
+    edited = bytearray(image.data)
+    edited[1] ^= 0xFF  # byte 1 is not among the fingerprint's samples
+    changed = P.Image(640, 400, "gray8", bytes(edited))
+    with Client(engine.endpoint, timeout=60) as c:
+        first = c.colorize(P.ColorizeRequest(image, HINTS))
+        assert hashed == []  # a new fingerprint: sent without hashing, the engine names it
+        for again in (image, copy):
+            assert c.colorize(P.ColorizeRequest(again, HINTS)).image_id == first.image_id
+        assert hashed == []
+        other = c.colorize(P.ColorizeRequest(changed, HINTS))
+    assert hashed  # the fingerprint matched, the bytes did not: hashed to be sure
+    assert other.image_id == real(changed) != first.image_id
+    assert other.layer.data != first.layer.data
+
+
 def test_unknown_id_is_an_error_and_both_forms_at_once_are_refused(engine):
     reply = raw(engine.endpoint, {"op": "colorize", "image_id": "0" * 32, "points": []})
     assert (
