@@ -33,14 +33,14 @@ def image(fmt: str, w: int, h: int, seed: int = 5) -> P.Image:
 )
 def test_working_lightness_is_the_resized_lightness(fmt, size):
     """Shrinking, enlarging and the same size, for every wire format; colour lightness
-    comes from 16-bit luminance steps (within 0.01 L of the cube root)."""
+    comes from a luminance table, interpolated (within 0.0005 L of the cube root)."""
     assert kernels.available()
     w, h, ww, wh = size
     raster = decode(image(fmt, w, h))
     want = resize_plane(lightness(raster), ww, wh)
     got = working_lightness(raster, ww, wh)
     assert got.shape == (wh, ww) and got.dtype == np.float32
-    tolerance = 1e-4 if raster.channels == 1 else 0.01
+    tolerance = 1e-4 if raster.channels == 1 else 2e-3  # floats: 16-bit codes first
     assert np.abs(got - want).max() < tolerance
 
 
