@@ -72,7 +72,18 @@ def _rgb_codes(out, y, x, lut, codes):  # pragma: no cover
     out[y, x, 2] = lut[codes[2, x]]
 
 
+def _expand_row(maps, i, xi, xf, row):  # pragma: no cover
+    """row (4, W) = working row i of the guide maps, bilinear along x to the output width."""
+    one = np.float32(1.0)
+    for c in range(4):
+        for x in range(row.shape[1]):
+            j = xi[x]
+            g = xf[x]
+            row[c, x] = maps[c, i, j] * (one - g) + maps[c, i, j + 1] * g
+
+
 _luminance = numba.njit(inline="always")(_pixel_luminance) if numba is not None else None
+_expand = numba.njit(inline="always")(_expand_row) if numba is not None else None
 _put_rgb = numba.njit(inline="always")(_rgb_codes) if numba is not None else None
 _lightness = numba.njit(inline="always")(_luminance_lightness) if numba is not None else None
 
@@ -106,17 +117,16 @@ def _render_rows(
     lum_row = np.empty(width, np.float32)
     rgb = np.empty((3, width), np.float32)
     codes = np.empty((3, width), np.int32)
-    current = -1
+    current = -2  # no working row yet (nor the one before it)
     for y in range(y0, y1):
         i = yi[y]
         f = yf[y]
         if i != current:
-            for c in range(4):
-                for x in range(width):
-                    j = xi[x]
-                    g = xf[x]
-                    lo_row[c, x] = maps[c, i, j] * (one - g) + maps[c, i, j + 1] * g
-                    hi_row[c, x] = maps[c, i + 1, j] * (one - g) + maps[c, i + 1, j + 1] * g
+            if i == current + 1:  # the last working row's lower taps are this one's upper
+                lo_row, hi_row = hi_row, lo_row
+            else:
+                _expand(maps, i, xi, xf, lo_row)  # pyright: ignore[reportOptionalCall]
+            _expand(maps, i + 1, xi, xf, hi_row)  # pyright: ignore[reportOptionalCall]
             current = i
         for c in range(4):
             for x in range(width):
