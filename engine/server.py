@@ -241,7 +241,7 @@ class Engine:
         return P.CancelReply(False)
 
     # -- dispatch -----------------------------------------------------------------------
-    def parse(self, payload: bytes) -> Parsed | dict:
+    def parse(self, payload: bytes | memoryview) -> Parsed | dict:
         """A frame -> its typed request, or the error reply it gets. No work is done here
         beyond reading and checking (the serving loop parses as requests arrive)."""
         rid: Any = None

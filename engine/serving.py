@@ -47,16 +47,15 @@ class BrokerLink:
     keys: CurveKeys | None = None
 
 
-def split_envelope(frames: list[bytes]) -> tuple[list[bytes], list[bytes]]:
+def split_envelope(
+    frames: Sequence[bytes | memoryview],
+) -> tuple[list[bytes | memoryview], list[bytes | memoryview]]:
     """ROUTER frames -> (routing envelope up to and including the empty delimiter, body
     frames). A broker adds its own identity in front of the client's, and identities are
     never empty, so the first empty frame ends the envelope; a DEALER talking straight to
     the engine may leave the delimiter out, and then its identity alone is the envelope."""
-    try:
-        end = frames.index(b"", 1) + 1
-    except ValueError:
-        end = 1
-    return frames[:end], frames[end:]
+    end = next((i + 1 for i in range(1, len(frames)) if len(frames[i]) == 0), 1)
+    return list(frames[:end]), list(frames[end:])
 
 
 class InsecureEndpoint(ValueError):
@@ -149,9 +148,10 @@ class Front:
     def receive(self, index: int) -> None:
         """One request off socket `index`: parsed here and answered at once when it is an
         error, `info` or `cancel`, else queued for a worker."""
-        frames = self.sockets[index].recv_multipart(copy=True)
+        # Not copied out of ZeroMQ's buffer: msgpack makes the one copy of the body.
+        frames = [f.buffer for f in self.sockets[index].recv_multipart(copy=False)]
         envelope, body = split_envelope(frames)
-        route = [bytes([index]), *envelope]
+        route = [bytes([index]), *(bytes(f) for f in envelope)]  # identities: a few bytes
         if len(body) != 1:
             n = len(body)
             self.send(

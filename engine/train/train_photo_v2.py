@@ -2,11 +2,16 @@
 
     python -m chromahint.train.train_photo_v2 --minutes 120 --out runs/photo_v2 --threads 1
     python -m chromahint.train.train_photo_v2 --minutes 60 --out runs/photo_v2 --resume
+    python -m chromahint.train.train_photo_v2 --init weights/photo_net_v2.safetensors \
+        --sources imagenet-val,bsds-train,coco128,camvid --crops-per-photo 4 --out runs/v2_natural
 
 The encoder is frozen, so its features are computed once per crop set (one random crop
 per training photo; `--crop-seed` draws another set) and kept in OUT/cache-<seed>.npz,
 fp16; each step then costs only the decoder and the propagation. A fresh run starts from
-photo-net-v1's trained decoder where shapes match. Checkpoints as in train_photo.py.
+photo-net-v1's trained decoder where shapes match, or with `--init` from a v2 file (to
+fine-tune it, e.g. on the natural scenes among the training photos with `--sources`: most
+of them are caltech101 objects and clothing on white, while photos-val is ImageNet).
+Checkpoints as in train_photo.py.
 """
 
 from __future__ import annotations
@@ -37,14 +42,27 @@ V1_WEIGHTS = pathlib.Path(__file__).resolve().parents[2] / "weights" / "photo_ne
 
 
 def build_cache(
-    net: PhotoPropNet, shards: list[pathlib.Path], size: int, seed: int, path: pathlib.Path
+    net: PhotoPropNet,
+    shards: list[pathlib.Path],
+    size: int,
+    seed: int,
+    path: pathlib.Path,
+    sources: tuple[str, ...] = (),
+    per_photo: int = 1,
 ) -> dict[str, np.ndarray]:
-    """One crop per photo: its RGB (uint8) and the five encoder taps (fp16)."""
+    """`per_photo` crops per photo (of the `sources` named, or all): their RGB (uint8) and
+    the five encoder taps (fp16)."""
     if path.exists():
         with np.load(path) as z:
             return {k: z[k] for k in z.files}
     rng = np.random.default_rng([seed, 99])
-    crops = [random_crop(rgb, size, rng) for s in shards for _, rgb in read_tar_images(s)]
+    crops = [
+        random_crop(rgb, size, rng)
+        for s in shards
+        for name, rgb in read_tar_images(s)
+        if not sources or name.split("/", 1)[0] in sources
+        for _ in range(per_photo)
+    ]
     rgb = np.stack(crops)
     taps: list[list[np.ndarray]] = [[] for _ in range(5)]
     t0 = time.time()
@@ -68,6 +86,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Train photo-net-v2.")
     loop.add_run_arguments(parser, "runs/photo_v2", ckpt_minutes=10.0, val_images=32, threads=1)
     parser.add_argument("--crop-seed", type=int, default=0, help="which crop set to cache")
+    parser.add_argument("--init", type=pathlib.Path, help="start from this v2 file (fine-tune)")
+    parser.add_argument("--sources", default="", help="only these photo sources, comma-separated")
+    parser.add_argument("--crops-per-photo", type=int, default=1)
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -80,6 +101,11 @@ def main() -> None:
         net = PhotoPropNet(state["bins"].numpy())
         net.load_state_dict(state)
         print(f"resumed at step {meta['step']}, {meta['elapsed_s'] / 60:.1f} min trained")
+    elif args.init is not None:
+        state = load_v1_state(args.init)
+        net = PhotoPropNet(state["bins"].numpy())
+        net.load_state_dict(state)
+        meta = {"step": 0, "elapsed_s": 0.0, "plan_s": 60 * (args.plan_minutes or args.minutes)}
     else:
         from chromahint.models.photo_net import PhotoNet
 
@@ -92,8 +118,18 @@ def main() -> None:
     net.encoder.eval()
 
     shards = sorted(args.data.glob("photos-train-*.tar"))
+    sources = tuple(x for x in args.sources.split(",") if x)
+    name = f"cache-{args.crop_seed}" + (
+        f"-{'+'.join(sources)}-{args.crops_per_photo}" if sources else ""
+    )
     cache = build_cache(
-        net, shards, args.size, args.crop_seed, args.out / f"cache-{args.crop_seed}.npz"
+        net,
+        shards,
+        args.size,
+        args.crop_seed,
+        args.out / f"{name}.npz",
+        sources,
+        args.crops_per_photo,
     )
     n_crops = len(cache["rgb"])
     params = [p for n, p in net.named_parameters() if not n.startswith("encoder.")]
