@@ -219,7 +219,7 @@ class Client:
                 else:
                     return self._typed(request, reply)
         reply = self._send(message, request.op.value, rid, timeout, progress)
-        if print_ is not None and isinstance(reply.get("image_id"), str):
+        if print_ is not None and image is not None and isinstance(reply.get("image_id"), str):
             _remember(self.endpoint, reply["image_id"], print_, image.data)
         return self._typed(request, reply)
 
