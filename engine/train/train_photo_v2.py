@@ -25,8 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from chromahint.models.lab_torch import rgb_to_lab
-from chromahint.models.photo_net import PhotoColorizer
-from chromahint.models.photo_net import load_state as load_v1_state
+from chromahint.models.photo_net import PhotoColorizer, load_state
 from chromahint.models.photo_prop import PhotoPropNet, from_v1
 from chromahint.train import loop
 from chromahint.train.data import HintConfig, random_crop, read_tar_images, simulate_hints
@@ -82,6 +81,12 @@ def build_cache(
     return cache
 
 
+def v2_from(state: dict) -> PhotoPropNet:
+    net = PhotoPropNet(state["bins"].numpy())
+    net.load_state_dict(state)
+    return net
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Train photo-net-v2.")
     loop.add_run_arguments(parser, "runs/photo_v2", ckpt_minutes=10.0, val_images=32, threads=1)
@@ -96,32 +101,29 @@ def main() -> None:
     last = args.out / "last.safetensors"
     log = loop.log_file(args.out)
 
+    meta = {"step": 0, "elapsed_s": 0.0, "plan_s": 60 * (args.plan_minutes or args.minutes)}
     if args.resume and last.exists():
         state, meta = loop.load_checkpoint(last)
-        net = PhotoPropNet(state["bins"].numpy())
-        net.load_state_dict(state)
+        net = v2_from(state)
         print(f"resumed at step {meta['step']}, {meta['elapsed_s'] / 60:.1f} min trained")
     elif args.init is not None:
-        state = load_v1_state(args.init)
-        net = PhotoPropNet(state["bins"].numpy())
-        net.load_state_dict(state)
-        meta = {"step": 0, "elapsed_s": 0.0, "plan_s": 60 * (args.plan_minutes or args.minutes)}
+        net = v2_from(load_state(args.init))
     else:
         from chromahint.models.photo_net import PhotoNet
 
-        v1_state = load_v1_state(V1_WEIGHTS)
+        v1_state = load_state(V1_WEIGHTS)
         v1 = PhotoNet(bins=v1_state["bins"].numpy())
         v1.load_state_dict(v1_state)
         net = from_v1(v1)
-        meta = {"step": 0, "elapsed_s": 0.0, "plan_s": 60 * (args.plan_minutes or args.minutes)}
     net.encoder.requires_grad_(False)
     net.encoder.eval()
 
     shards = sorted(args.data.glob("photos-train-*.tar"))
     sources = tuple(x for x in args.sources.split(",") if x)
-    name = f"cache-{args.crop_seed}" + (
-        f"-{'+'.join(sources)}-{args.crops_per_photo}" if sources else ""
-    )
+    # The crop set's name says what is in it: the default set keeps its old name.
+    name = f"cache-{args.crop_seed}"
+    if sources or args.crops_per_photo != 1:
+        name += f"-{'+'.join(sources) or 'all'}-{args.crops_per_photo}"
     cache = build_cache(
         net,
         shards,
