@@ -22,7 +22,7 @@ from safetensors.torch import load_file, save_file
 def average(paths: list[pathlib.Path]) -> dict[str, torch.Tensor]:
     states = [load_file(str(p)) for p in paths]
     first = states[0]
-    for path, state in zip(paths[1:], states[1:]):
+    for path, state in zip(paths[1:], states[1:], strict=True):
         if state.keys() != first.keys() or any(state[k].shape != first[k].shape for k in first):
             raise SystemExit(f"{path} is not the same network as {paths[0]}")
     return {
