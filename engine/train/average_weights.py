@@ -26,7 +26,7 @@ def average(paths: list[pathlib.Path]) -> dict[str, torch.Tensor]:
         if state.keys() != first.keys() or any(state[k].shape != first[k].shape for k in first):
             raise SystemExit(f"{path} is not the same network as {paths[0]}")
     return {
-        k: (sum(s[k].float() for s in states) / len(states)).to(v.dtype)
+        k: torch.stack([s[k].float() for s in states]).mean(dim=0).to(v.dtype)
         if v.is_floating_point()
         else v
         for k, v in first.items()
