@@ -118,11 +118,15 @@ def from_v1(v1: PhotoNet) -> PhotoPropNet:
     return net
 
 
-def load(weights_path: pathlib.Path, device: str) -> PhotoColorizer:
-    state = load_state(pathlib.Path(weights_path))
+def from_state(state: dict[str, Tensor]) -> PhotoPropNet:
+    """The net of a saved state (a shipped file, a checkpoint to resume or fine-tune)."""
     net = PhotoPropNet(state["bins"].numpy())
     net.load_state_dict(state)
-    colorizer = PhotoColorizer(net, device)
+    return net
+
+
+def load(weights_path: pathlib.Path, device: str) -> PhotoColorizer:
+    colorizer = PhotoColorizer(from_state(load_state(pathlib.Path(weights_path))), device)
     value_path = pathlib.Path(weights_path).parent / hint_value.WEIGHTS
     if value_path.is_file():  # where a hint helps most (suggest_points), trained for this net
         try:

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from chromahint.models.lab_torch import rgb_to_lab
 from chromahint.models.photo_net import PhotoColorizer, load_state
-from chromahint.models.photo_prop import PhotoPropNet, from_v1
+from chromahint.models.photo_prop import PhotoPropNet, from_state, from_v1
 from chromahint.train import loop
 from chromahint.train.data import HintConfig, random_crop, read_tar_images, simulate_hints
 from chromahint.train.evaluate_photo import psnr_sweep
@@ -81,12 +81,6 @@ def build_cache(
     return cache
 
 
-def v2_from(state: dict) -> PhotoPropNet:
-    net = PhotoPropNet(state["bins"].numpy())
-    net.load_state_dict(state)
-    return net
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description="Train photo-net-v2.")
     loop.add_run_arguments(parser, "runs/photo_v2", ckpt_minutes=10.0, val_images=32, threads=1)
@@ -104,10 +98,10 @@ def main() -> None:
     meta = {"step": 0, "elapsed_s": 0.0, "plan_s": 60 * (args.plan_minutes or args.minutes)}
     if args.resume and last.exists():
         state, meta = loop.load_checkpoint(last)
-        net = v2_from(state)
+        net = from_state(state)
         print(f"resumed at step {meta['step']}, {meta['elapsed_s'] / 60:.1f} min trained")
     elif args.init is not None:
-        net = v2_from(load_state(args.init))
+        net = from_state(load_state(args.init))
     else:
         from chromahint.models.photo_net import PhotoNet
 
